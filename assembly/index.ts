@@ -1,0 +1,15 @@
+// The kernel module: every export takes byte offsets into linear memory and scalars, allocates nothing and keeps
+// no state, so one compiled module serves the scalar, SIMD and SIMD + threads builds (see asconfig.json).
+
+export { qflLogits, qflLogitsDense, qflProb } from "./qfl";
+export { sigmoidFocal } from "./focal";
+export { dfl } from "./dfl";
+export { integral } from "./integral";
+export { giou } from "./giou";
+export { ciou } from "./ciou";
+export { gflGeneral } from "./gfl";
+
+/** First byte above the module's own static area: JavaScript carves its buffers from here up. */
+export function heapBase(): usize {
+  return __heap_base;
+}

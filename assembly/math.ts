@@ -1,0 +1,298 @@
+// Elementary functions in two tiers that compute the same formulas: scalar f32 (used by the scalar
+// build and by code that works one element at a time) and f32x4 (used when the build enables SIMD).
+//
+// Nothing here touches memory or keeps state, and no lookup tables are used: the library functions of
+// AssemblyScript (`Mathf.exp`, `Mathf.log`) bring tables that become data segments, and the threads build
+// must have none, because every instance re-applies its data segments onto the shared memory.
+//
+// Error bounds (measured by test/math.test.ts against float64 over the whole float32 range, including
+// subnormals, ±Inf and NaN; ulp = unit in the last place of the float32 result):
+//   exp     ≤ 1 ulp           x ∈ [-87.3, 88.72]; subnormal results below, +Inf above 88.7228, 0 at -Inf
+//   log     ≤ 1 ulp           every positive float32 incl. subnormals; log(0) = -Inf, log(<0) = NaN, log(+Inf) = +Inf
+//   log1p   ≤ 2 ulp           x ∈ [0, 1] (only used on exp(-|x|) ∈ (0, 1])
+//   sigmoid ≤ 3 ulp           all x; 0 below -88.7228 (as torch's 1/(1+exp(-x)) in float32); NaN → NaN
+//   softplus ≤ 2 ulp, and ≤ 5e-7 absolute   all x; softplus(-100) = 3.78e-44 (subnormal, correct)
+// NaN propagates through every function.
+
+// ---------------------------------------------------------------------------------------------
+// constants of the Cephes single-precision exp and log
+const LOG2E: f32 = 1.44269504088896341;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+const EXP_HI: f32 = 88.8;      // exp overflows to +Inf above 88.7228 by the two-step scaling below
+const EXP_LO: f32 = -104.0;    // exp(-104) = 0 in float32 after rounding
+const SQRTHF: f32 = 0.707106781186547524;
+const FLT_MIN: f32 = 1.17549435e-38;
+/** torch computes sigmoid as 1/(1+exp(-x)); exp(-x) overflows below this, so sigmoid is exactly 0 there. */
+export const SIGMOID_ZERO_BELOW: f32 = -88.72283935;
+
+// ---------------------------------------------------------------------------------------------
+// scalar tier
+
+/** e^x, Cephes expf: Cody-Waite reduction, degree-6 polynomial, 2^n applied in two halves. */
+// @ts-ignore: decorator
+@inline export function exp1(x: f32): f32 {
+  // NaN stays NaN through the clamps: comparisons with NaN are false
+  x = x > EXP_HI ? EXP_HI : x;
+  x = x < EXP_LO ? EXP_LO : x;
+  const fx = nearest<f32>(x * LOG2E);
+  let r = x - fx * LN2_HI;
+  r = r - fx * LN2_LO;
+  const z = r * r;
+  let y: f32 = 1.9875691500e-4;
+  y = y * r + 1.3981999507e-3;
+  y = y * r + 8.3334519073e-3;
+  y = y * r + 4.1665795894e-2;
+  y = y * r + 1.6666665459e-1;
+  y = y * r + 5.0000001201e-1;
+  y = y * z + r + 1.0;
+  const n = <i32>fx;
+  const n1 = n >> 1;
+  const n2 = n - n1;
+  return y * reinterpret<f32>((n1 + 127) << 23) * reinterpret<f32>((n2 + 127) << 23);
+}
+
+/** Natural log of a positive normal finite x (no special cases). */
+// @ts-ignore: decorator
+@inline export function logPositive1(x: f32): f32 {
+  const bits = reinterpret<i32>(x);
+  let e = <f32>((bits >>> 23) - 126);
+  let m = reinterpret<f32>((bits & 0x007fffff) | 0x3f000000); // m ∈ [0.5, 1)
+  if (m < SQRTHF) { e -= 1.0; m = m + m - 1.0; } else { m = m - 1.0; }
+  const z = m * m;
+  let y: f32 = 7.0376836292e-2;
+  y = y * m - 1.1514610310e-1;
+  y = y * m + 1.1676998740e-1;
+  y = y * m - 1.2420140846e-1;
+  y = y * m + 1.4249322787e-1;
+  y = y * m - 1.6668057665e-1;
+  y = y * m + 2.0000714765e-1;
+  y = y * m - 2.4999993993e-1;
+  y = y * m + 3.3333331174e-1;
+  y = y * m * z;
+  y += e * LN2_LO;
+  y -= 0.5 * z;
+  return m + y + e * LN2_HI;
+}
+
+/** Natural log for every float32: subnormals, 0 → -Inf, negative → NaN, +Inf → +Inf, NaN → NaN. */
+// @ts-ignore: decorator
+@inline export function log1(x: f32): f32 {
+  if (x < FLT_MIN) {
+    if (x == 0) return -Infinity;
+    if (!(x > 0)) return NaN; // negative or NaN
+    return logPositive1(x * 8388608.0) - 15.942385152878742; // 23·ln 2
+  }
+  if (x == Infinity) return Infinity;
+  return logPositive1(x);
+}
+
+/** log(1 + e) for e ∈ [0, 1]: the correction term keeps tiny e exact. */
+// @ts-ignore: decorator
+@inline export function log1pSmall1(e: f32): f32 {
+  const u: f32 = 1.0 + e;
+  return logPositive1(u) + (e - (u - 1.0)) / u;
+}
+
+// @ts-ignore: decorator
+@inline export function softplus1(x: f32): f32 {
+  const e = exp1(-Mathf.abs(x));
+  return (x > 0 ? x : 0) + log1pSmall1(e);
+}
+
+// @ts-ignore: decorator
+@inline export function sigmoid1(x: f32): f32 {
+  const e = exp1(-Mathf.abs(x));
+  const r: f32 = 1.0 / (1.0 + e);
+  if (x < SIGMOID_ZERO_BELOW) return 0;
+  return x >= 0 ? r : e * r;
+}
+
+/** a^n for a small non-negative integer n by repeated squaring (no general pow for integer β). */
+// @ts-ignore: decorator
+@inline export function powInt1(a: f32, n: i32): f32 {
+  let r: f32 = 1.0;
+  let b = a;
+  while (n > 0) {
+    if (n & 1) r *= b;
+    b *= b;
+    n >>= 1;
+  }
+  return r;
+}
+
+/** a^p for a ≥ 0 and any p (torch's pow: 0^0 = 1, 0^p = 0 for p > 0, +Inf for p < 0). */
+// @ts-ignore: decorator
+@inline export function powPos1(a: f32, p: f32): f32 {
+  if (p == 0) return 1.0;
+  return exp1(p * log1(a));
+}
+
+/** atan(x), Cephes atanf (≤ 2 ulp); used by CIoU. */
+export function atan1(x: f32): f32 {
+  const sign: f32 = x < 0 ? -1.0 : 1.0;
+  let ax = Mathf.abs(x);
+  let y: f32 = 0;
+  if (ax > 2.414213562373095) { y = 1.5707963267948966; ax = -1.0 / ax; }
+  else if (ax > 0.4142135623730950) { y = 0.7853981633974483; ax = (ax - 1.0) / (ax + 1.0); }
+  const z = ax * ax;
+  const p: f32 = (((8.05374449538e-2 * z - 1.38776856032e-1) * z + 1.99777106478e-1) * z - 3.33329491539e-1) * z * ax + ax;
+  return sign * (y + p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// f32x4 tier (compiled only with --enable simd)
+
+// @ts-ignore: decorator
+@inline export function exp4(x: v128): v128 {
+  x = f32x4.pmin(x, f32x4.splat(EXP_HI));
+  x = f32x4.pmax(x, f32x4.splat(EXP_LO));
+  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(LN2_LO)));
+  const z = f32x4.mul(r, r);
+  let y = f32x4.splat(1.9875691500e-4);
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), f32x4.splat(1.0));
+  const n = i32x4.trunc_sat_f32x4_s(fx);
+  const n1 = i32x4.shr_s(n, 1);
+  const n2 = i32x4.sub(n, n1);
+  const bias = i32x4.splat(127);
+  const s1 = i32x4.shl(i32x4.add(n1, bias), 23);
+  const s2 = i32x4.shl(i32x4.add(n2, bias), 23);
+  return f32x4.mul(f32x4.mul(y, s1), s2);
+}
+
+/** log of positive normal finite lanes. */
+// @ts-ignore: decorator
+@inline export function logPositive4(x: v128): v128 {
+  const e0 = i32x4.sub(i32x4.shr_u(x, 23), i32x4.splat(126));
+  let m = v128.or(v128.and(x, i32x4.splat(0x007fffff)), i32x4.splat(0x3f000000));
+  const small = f32x4.lt(m, f32x4.splat(SQRTHF));          // all-ones lanes where m < √½
+  const e = f32x4.convert_i32x4_s(i32x4.add(e0, small));     // e - 1 there (mask is -1)
+  m = f32x4.add(f32x4.sub(m, f32x4.splat(1.0)), v128.and(m, small));
+  const z = f32x4.mul(m, m);
+  let y = f32x4.splat(7.0376836292e-2);
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.1514610310e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.1676998740e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.2420140846e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.4249322787e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.6668057665e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(2.0000714765e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-2.4999993993e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(3.3333331174e-1));
+  y = f32x4.mul(f32x4.mul(y, m), z);
+  y = f32x4.add(y, f32x4.mul(e, f32x4.splat(LN2_LO)));
+  y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
+  return f32x4.add(f32x4.add(m, y), f32x4.mul(e, f32x4.splat(LN2_HI)));
+}
+
+/** log for every lane value: subnormals, 0 → -Inf, negative → NaN, +Inf → +Inf, NaN → NaN. */
+// @ts-ignore: decorator
+@inline export function log4(x: v128): v128 {
+  const sub = f32x4.lt(x, f32x4.splat(FLT_MIN));
+  const scaled = v128.bitselect(f32x4.mul(x, f32x4.splat(8388608.0)), x, sub);
+  let r = logPositive4(scaled);
+  r = f32x4.sub(r, v128.and(sub, f32x4.splat(15.942385152878742)));
+  r = v128.bitselect(f32x4.splat(-Infinity), r, f32x4.eq(x, f32x4.splat(0)));
+  r = v128.bitselect(f32x4.splat(Infinity), r, f32x4.eq(x, f32x4.splat(Infinity)));
+  // negative lanes and NaN lanes: x < 0 or x != x
+  const bad = v128.or(f32x4.lt(x, f32x4.splat(0)), f32x4.ne(x, x));
+  return v128.bitselect(f32x4.splat(NaN), r, bad);
+}
+
+// @ts-ignore: decorator
+@inline export function log1pSmall4(e: v128): v128 {
+  const one = f32x4.splat(1.0);
+  const u = f32x4.add(one, e);
+  const corr = f32x4.div(f32x4.sub(e, f32x4.sub(u, one)), u);
+  return f32x4.add(logPositive4(u), corr);
+}
+
+// @ts-ignore: decorator
+@inline export function softplus4(x: v128): v128 {
+  const e = exp4(f32x4.neg(f32x4.abs(x)));
+  return f32x4.add(f32x4.pmax(x, f32x4.splat(0)), log1pSmall4(e));
+}
+
+// @ts-ignore: decorator
+@inline export function sigmoid4(x: v128): v128 {
+  const e = exp4(f32x4.neg(f32x4.abs(x)));
+  const r = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), e));
+  const s = v128.bitselect(r, f32x4.mul(e, r), f32x4.ge(x, f32x4.splat(0)));
+  return v128.andnot(s, f32x4.lt(x, f32x4.splat(SIGMOID_ZERO_BELOW)));
+}
+
+/** a^n for lanes a ≥ 0 and a small non-negative integer n. */
+// @ts-ignore: decorator
+@inline export function powInt4(a: v128, n: i32): v128 {
+  let r = f32x4.splat(1.0);
+  let b = a;
+  while (n > 0) {
+    if (n & 1) r = f32x4.mul(r, b);
+    b = f32x4.mul(b, b);
+    n >>= 1;
+  }
+  return r;
+}
+
+/** a^p for lanes a ≥ 0 and any p (torch's pow conventions). */
+// @ts-ignore: decorator
+@inline export function powPos4(a: v128, p: f32): v128 {
+  if (p == 0) return f32x4.splat(1.0);
+  return exp4(f32x4.mul(f32x4.splat(p), log4(a)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// lane helpers for partial vectors (tails shorter than 4 go through the same f32x4 code)
+
+/** Loads `n` (1..4) floats; missing lanes are `fill`. */
+// @ts-ignore: decorator
+@inline export function loadPartial4(p: usize, n: i32, fill: f32): v128 {
+  if (n >= 4) return v128.load(p);
+  let v = f32x4.splat(fill);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/** Stores the first `n` (1..4) lanes. */
+// @ts-ignore: decorator
+@inline export function storePartial4(p: usize, v: v128, n: i32): void {
+  if (n >= 4) { v128.store(p, v); return; }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/** Lane mask with all ones in lanes < n. */
+// @ts-ignore: decorator
+@inline export function laneMask4(n: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(n));
+}
+
+/** Horizontal sum of the four lanes. */
+// @ts-ignore: decorator
+@inline export function hsum4(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// torch's subgradients of elementwise max/min: a tie splits the gradient 0.5/0.5 between the operands.
+
+/** Share of ∂max(a, b) that goes to a. */
+// @ts-ignore: decorator
+@inline export function maxShare(a: f32, b: f32): f32 {
+  return a > b ? 1.0 : a == b ? 0.5 : 0.0;
+}
+
+/** Share of ∂min(a, b) that goes to a. */
+// @ts-ignore: decorator
+@inline export function minShare(a: f32, b: f32): f32 {
+  return a < b ? 1.0 : a == b ? 0.5 : 0.0;
+}

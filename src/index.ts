@@ -1,0 +1,104 @@
+// gfloss: the losses of Generalized Focal Loss as fused forward + gradient WebAssembly kernels.
+//
+//   const gfl = await createGfl();                 // or createGflSync(); { backend: 'wasm-scalar' } to force one
+//   const { loss, gradPred } = gfl.qualityFocalLossSync({ pred, label, score }, { beta: 2, avgFactor });
+//
+// Every loss has a synchronous method (`…Sync`) and an asynchronous twin with the same arguments and result.
+import { getCapabilities, type Capabilities } from './capabilities.js';
+import { chooseBackend, availableBackends, type BackendName } from './backend.js';
+import { embeddedModule, moduleFrom } from './wasm/load.js';
+import { WasmRuntime } from './wasm/runtime.js';
+import { plainObject, knownKeys } from './validate.js';
+import { qualityFocalLoss, qualityFocalLossDense, type QflInput, type QflDenseInput, type QflOptions, type QflResult } from './ops/qfl.js';
+import { sigmoidFocalLoss, type FocalInput, type FocalOptions, type FocalResult } from './ops/focal.js';
+import { distributionFocalLoss, type DflInput, type DflOptions, type DflResult } from './ops/dfl.js';
+import { integral, type IntegralInput, type IntegralOptions, type IntegralResult } from './ops/integral.js';
+import { giouLoss, ciouLoss, type BoxPairInput, type GiouOptions, type CiouOptions, type BoxLossResult } from './ops/boxes.js';
+import { generalizedFocalLoss, type GflGeneralInput, type GflGeneralOptions, type GflGeneralResult } from './ops/gfl.js';
+
+export { GflInputError } from './errors.js';
+export { getCapabilities, availableBackends };
+export { FLOAT32_EPS } from './ops/reduce.js';
+export type { Capabilities, BackendName };
+export type { ReduceOptions } from './ops/reduce.js';
+export type { Reduction } from './validate.js';
+export type {
+  QflInput, QflDenseInput, QflOptions, QflResult, FocalInput, FocalOptions, FocalResult, DflInput, DflOptions, DflResult,
+  IntegralInput, IntegralOptions, IntegralResult, BoxPairInput, GiouOptions, CiouOptions, BoxLossResult,
+  GflGeneralInput, GflGeneralOptions, GflGeneralResult,
+};
+
+export interface CreateGflOptions {
+  /** 'auto' (default: SIMD when supported), 'wasm-simd' or 'wasm-scalar'. */
+  backend?: BackendName | 'auto';
+  /**
+   * The kernel module for the chosen backend, instead of the embedded one: a precompiled WebAssembly.Module (edge
+   * runtimes that forbid compiling from bytes) or the bytes of `gfloss-simd.wasm` / `gfloss.wasm`.
+   */
+  wasmModule?: WebAssembly.Module | ArrayBuffer | ArrayBufferView;
+}
+
+export class Gfl {
+  /** The backend in use. */
+  readonly backend: BackendName;
+  /** Why this backend was chosen. */
+  readonly backendReason: string;
+  private readonly rt: WasmRuntime;
+
+  /** @internal use createGfl() or createGflSync() */
+  constructor(options?: CreateGflOptions) {
+    const o = plainObject('options', options);
+    knownKeys('options', o, ['backend', 'wasmModule']);
+    const choice = chooseBackend(o.backend, getCapabilities());
+    const module = o.wasmModule === undefined ? embeddedModule(choice.build) : moduleFrom('options.wasmModule', o.wasmModule);
+    this.backend = choice.name;
+    this.backendReason = choice.reason;
+    this.rt = new WasmRuntime(module, false);
+  }
+
+  /** Quality Focal Loss with (label, score) targets, on logits or (`activated`) probabilities. */
+  qualityFocalLossSync(input: QflInput, options?: QflOptions): QflResult { return qualityFocalLoss(this.rt, input, options); }
+  async qualityFocalLoss(input: QflInput, options?: QflOptions): Promise<QflResult> { return this.qualityFocalLossSync(input, options); }
+
+  /** Quality Focal Loss with a dense N × C soft target (`options.numClasses` required). */
+  qualityFocalLossDenseSync(input: QflDenseInput, options: QflOptions): QflResult { return qualityFocalLossDense(this.rt, input, options); }
+  async qualityFocalLossDense(input: QflDenseInput, options: QflOptions): Promise<QflResult> { return this.qualityFocalLossDenseSync(input, options); }
+
+  /** Sigmoid focal loss (α, γ). */
+  sigmoidFocalLossSync(input: FocalInput, options?: FocalOptions): FocalResult { return sigmoidFocalLoss(this.rt, input, options); }
+  async sigmoidFocalLoss(input: FocalInput, options?: FocalOptions): Promise<FocalResult> { return this.sigmoidFocalLossSync(input, options); }
+
+  /** Distribution Focal Loss over `options.bins` bins. */
+  distributionFocalLossSync(input: DflInput, options: DflOptions): DflResult { return distributionFocalLoss(this.rt, input, options); }
+  async distributionFocalLoss(input: DflInput, options: DflOptions): Promise<DflResult> { return this.distributionFocalLossSync(input, options); }
+
+  /** The paper's general GFL form for two values y_l < y_r. */
+  generalizedFocalLossSync(input: GflGeneralInput, options?: GflGeneralOptions): GflGeneralResult { return generalizedFocalLoss(this.rt, input, options); }
+  async generalizedFocalLoss(input: GflGeneralInput, options?: GflGeneralOptions): Promise<GflGeneralResult> { return this.generalizedFocalLossSync(input, options); }
+
+  /** Integral (softmax expectation per row) and, with `options.gradOutput`, its vector–Jacobian product. */
+  integralSync(input: IntegralInput, options: IntegralOptions): IntegralResult { return integral(this.rt, input, options); }
+  async integral(input: IntegralInput, options: IntegralOptions): Promise<IntegralResult> { return this.integralSync(input, options); }
+
+  /** GIoU loss (mmdetection; or the official GFocal "+1" convention). */
+  giouLossSync(input: BoxPairInput, options?: GiouOptions): BoxLossResult { return giouLoss(this.rt, input, options); }
+  async giouLoss(input: BoxPairInput, options?: GiouOptions): Promise<BoxLossResult> { return this.giouLossSync(input, options); }
+
+  /** 1 − CIoU as ultralytics computes it. */
+  ciouLossSync(input: BoxPairInput, options?: CiouOptions): BoxLossResult { return ciouLoss(this.rt, input, options); }
+  async ciouLoss(input: BoxPairInput, options?: CiouOptions): Promise<BoxLossResult> { return this.ciouLossSync(input, options); }
+
+  /** Releases nothing today (single-threaded backends hold no workers); kept so that code is ready for the pool. */
+  dispose(): void {}
+}
+
+/** Creates an instance; the backend is chosen from the runtime's capabilities unless forced. */
+export async function createGfl(options?: CreateGflOptions): Promise<Gfl> {
+  return new Gfl(options);
+}
+
+/** Synchronous twin of createGfl (compiles the embedded module synchronously). */
+export function createGflSync(options?: CreateGflOptions): Gfl {
+  return new Gfl(options);
+}
+

@@ -1,0 +1,162 @@
+// Quality Focal Loss: mmdetection v3.1 `quality_focal_loss` (logits), `quality_focal_loss_with_prob`
+// (`activated: true`) and `quality_focal_loss_tensor_target` (dense soft targets).
+import { GflInputError } from '../errors.js';
+import type { WasmRuntime } from '../wasm/runtime.js';
+import { f32Array, i32Array, finiteNumber, plainObject, knownKeys, positiveInt, allInRange, rowsOf, bool, outArray } from '../validate.js';
+import { planReduction, fillCoef, weighRows, sumOf, REDUCE_KEYS, type ReduceOptions } from './reduce.js';
+
+export interface QflInput {
+  /** Logits (or probabilities with `activated`), N × C row-major. */
+  pred: Float32Array;
+  /** Class of each row's positive; any value outside [0, C) (background C, or −1) makes the row a negative. */
+  label: Int32Array;
+  /** IoU target of each row, in [0, 1]; read at positive rows only. */
+  score: Float32Array;
+}
+
+export interface QflDenseInput {
+  /** Logits (or probabilities with `activated`), N × C row-major. */
+  pred: Float32Array;
+  /** Soft targets in [0, 1], N × C; every non-zero entry is a positive. */
+  target: Float32Array;
+}
+
+export interface QflOptions extends ReduceOptions {
+  /** Exponent of the modulating factor |y − σ|^β. Default 2. */
+  beta?: number;
+  /** `pred` holds probabilities instead of logits. Default false. */
+  activated?: boolean;
+  /** C. Required for the dense form; for the label form it defaults to pred.length / label.length. */
+  numClasses?: number;
+  /** Compute gradients. Default true. */
+  grad?: boolean;
+  /** Also return the per-row losses (always returned for reduction 'none'). */
+  returnRowLoss?: boolean;
+  /** Also return the per-element losses (N × C), weighted like the rows. */
+  returnElementLoss?: boolean;
+  /** Preallocated outputs (a training loop then allocates nothing per call). */
+  out?: { gradPred?: Float32Array; gradScore?: Float32Array; gradTarget?: Float32Array; rowLoss?: Float32Array; elementLoss?: Float32Array };
+}
+
+export interface QflResult {
+  /** The reduced loss; for reduction 'none', the sum of `rowLoss`. */
+  loss: number;
+  /** Per-row losses (lossWeight·weight·L), for reduction 'none' or `returnRowLoss`. */
+  rowLoss?: Float32Array;
+  elementLoss?: Float32Array;
+  /** ∂loss/∂pred (for 'none': ∂Σ gradOutput·rowLoss/∂pred). */
+  gradPred?: Float32Array;
+  /** ∂loss/∂score (label form). */
+  gradScore?: Float32Array;
+  /** ∂loss/∂target (dense form; zero where the target is zero). */
+  gradTarget?: Float32Array;
+}
+
+const KEYS = [...REDUCE_KEYS, 'beta', 'activated', 'numClasses', 'grad', 'returnRowLoss', 'returnElementLoss', 'out'];
+
+function commonOptions(o: Record<string, unknown>) {
+  knownKeys('options', o, KEYS);
+  const beta = o.beta === undefined ? 2 : finiteNumber('options.beta', o.beta, { min: 0 });
+  const activated = o.activated === undefined ? false : bool('options.activated', o.activated);
+  const grad = o.grad === undefined ? true : bool('options.grad', o.grad);
+  const out = plainObject('options.out', o.out);
+  return { beta, activated, grad, out };
+}
+
+export function qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: QflOptions): QflResult {
+  const inp = plainObject('input', input);
+  const o = plainObject('options', options);
+  const { beta, activated, grad, out } = commonOptions(o);
+  const label = inp.label;
+  if (!(label instanceof Int32Array)) i32Array('input.label', label, 0);
+  const n = (label as Int32Array).length;
+  let c: number;
+  if (o.numClasses !== undefined) c = positiveInt('options.numClasses', o.numClasses);
+  else {
+    if (n === 0) throw new GflInputError('options.numClasses', 'required when there are no rows');
+    c = rowsOf('input.pred', inp.pred, n, `N × C with N = ${n} rows`);
+    if (c < 1) throw new GflInputError('input.pred', 'expected at least one class');
+  }
+  const pred = f32Array('input.pred', inp.pred, n * c);
+  const score = f32Array('input.score', inp.score, n);
+  const lab = label as Int32Array;
+  for (let i = 0; i < n; i++) {
+    const t = lab[i];
+    if (t >= 0 && t < c) {
+      const y = score[i];
+      if (!(y >= 0 && y <= 1)) throw new GflInputError('input.score', `expected values in [0, 1] at positive rows, got ${y} at row ${i}`);
+    }
+  }
+  if (activated) allInRange('input.pred', pred, 0, 1, false);
+  const plan = planReduction(o, n, n, n);
+  const wantRows = plan.reduction === 'none' || o.returnRowLoss === true;
+  const wantElems = o.returnElementLoss === true;
+  const gradPredOut = outArray(out, 'gradPred', n * c);
+  const gradScoreOut = outArray(out, 'gradScore', n);
+  const rowOut = outArray(out, 'rowLoss', n);
+  const elemOut = outArray(out, 'elementLoss', n * c);
+
+  const f = rt.frame();
+  const pPred = f.input(pred), pLabel = f.input(lab), pScore = f.input(score);
+  const pCoef = f.floats(n);
+  const pRow = f.floats(n, wantRows), pElem = f.floats(n * c, wantElems);
+  const pGrad = f.floats(n * c, grad), pGradScore = f.floats(n, grad);
+  f.ready();
+  fillCoef(plan, f.view(pCoef, n), true);
+  const total = activated
+    ? rt.kernels.qflProb(pPred, pLabel, pScore, 0, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta)
+    : rt.kernels.qflLogits(pPred, pLabel, pScore, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta);
+  const res: QflResult = { loss: total };
+  if (wantRows) {
+    res.rowLoss = weighRows(plan, f.take(pRow, n, rowOut), 1);
+    if (plan.reduction === 'none') res.loss = sumOf(res.rowLoss);
+  }
+  if (wantElems) res.elementLoss = weighRows(plan, f.take(pElem, n * c, elemOut), c);
+  if (grad) {
+    res.gradPred = f.take(pGrad, n * c, gradPredOut);
+    res.gradScore = f.take(pGradScore, n, gradScoreOut);
+  }
+  return res;
+}
+
+export function qualityFocalLossDense(rt: WasmRuntime, input: QflDenseInput, options?: QflOptions): QflResult {
+  const inp = plainObject('input', input);
+  const o = plainObject('options', options);
+  const { beta, activated, grad, out } = commonOptions(o);
+  if (o.numClasses === undefined) throw new GflInputError('options.numClasses', 'required for dense targets (C, the row width)');
+  const c = positiveInt('options.numClasses', o.numClasses);
+  const n = rowsOf('input.pred', inp.pred, c, `N × ${c}`);
+  const pred = inp.pred as Float32Array;
+  const target = f32Array('input.target', inp.target, n * c);
+  allInRange('input.target', target, 0, 1, false);
+  if (activated) allInRange('input.pred', pred, 0, 1, false);
+  const plan = planReduction(o, n, n, n);
+  const wantRows = plan.reduction === 'none' || o.returnRowLoss === true;
+  const wantElems = o.returnElementLoss === true;
+  const gradPredOut = outArray(out, 'gradPred', n * c);
+  const gradTargetOut = outArray(out, 'gradTarget', n * c);
+  const rowOut = outArray(out, 'rowLoss', n);
+  const elemOut = outArray(out, 'elementLoss', n * c);
+
+  const f = rt.frame();
+  const pPred = f.input(pred), pTarget = f.input(target);
+  const pCoef = f.floats(n);
+  const pRow = f.floats(n, wantRows), pElem = f.floats(n * c, wantElems);
+  const pGrad = f.floats(n * c, grad), pGradTarget = f.floats(n * c, grad);
+  f.ready();
+  fillCoef(plan, f.view(pCoef, n), true);
+  const total = activated
+    ? rt.kernels.qflProb(pPred, 0, 0, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta)
+    : rt.kernels.qflLogitsDense(pPred, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta);
+  const res: QflResult = { loss: total };
+  if (wantRows) {
+    res.rowLoss = weighRows(plan, f.take(pRow, n, rowOut), 1);
+    if (plan.reduction === 'none') res.loss = sumOf(res.rowLoss);
+  }
+  if (wantElems) res.elementLoss = weighRows(plan, f.take(pElem, n * c, elemOut), c);
+  if (grad) {
+    res.gradPred = f.take(pGrad, n * c, gradPredOut);
+    res.gradTarget = f.take(pGradTarget, n * c, gradTargetOut);
+  }
+  return res;
+}
