@@ -65,9 +65,13 @@ export function powerMode(beta: f32): i32 {
   return d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0;
 }
 
-/** v·sign(d) per lane, with sign(0) = 0 (and NaN for NaN d gives 0, as torch's sign(NaN)·v does not arise). */
+/**
+ * v·sign(d) per lane with sign(0) = 0, as a product (not a mask), so that an infinite v at d = 0 gives NaN exactly
+ * where torch's abs backward does (β < 1 at the kink).
+ */
 // @ts-ignore: decorator
 @inline export function mulSign4(v: v128, d: v128): v128 {
   const zero = f32x4.splat(0);
-  return v128.or(v128.and(v, f32x4.gt(d, zero)), v128.and(f32x4.neg(v), f32x4.lt(d, zero)));
+  const sign = v128.or(v128.and(f32x4.splat(1.0), f32x4.gt(d, zero)), v128.and(f32x4.splat(-1.0), f32x4.lt(d, zero)));
+  return f32x4.mul(v, sign);
 }

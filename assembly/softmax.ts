@@ -39,22 +39,3 @@ import { exp1, exp4, loadPartial4, storePartial4, laneMask4, hsum4 } from "./mat
   }
   return s;
 }
-
-/** Σ_j j·e_j over a row of kept exponentials. */
-// @ts-ignore: decorator
-@inline export function rowIndexDot(e: usize, bins: i32): f32 {
-  if (ASC_FEATURE_SIMD) {
-    let s = f32x4.splat(0);
-    let idx = f32x4(0, 1, 2, 3);
-    const four = f32x4.splat(4);
-    for (let j = 0; j < bins; j += 4) {
-      const n = min(4, bins - j);
-      s = f32x4.add(s, f32x4.mul(loadPartial4(e + (<usize>j << 2), n, 0), idx));
-      idx = f32x4.add(idx, four);
-    }
-    return hsum4(s);
-  }
-  let s: f32 = 0;
-  for (let j = 0; j < bins; j++) s += <f32>j * load<f32>(e + (<usize>j << 2));
-  return s;
-}

@@ -44,3 +44,17 @@ for (const t of targets) {
 }
 out += '} as const;\n';
 writeFileSync(join(root, 'src', 'generated', 'wasm.ts'), out);
+
+// Test-only probe (test/math.test.ts): array-wide wrappers around both tiers of assembly/math.ts, built with SIMD
+// and the kernels' options, and deliberately not embedded above. It is built from the command line, not as a
+// target of asconfig.json, because asc adds that file's top-level "entries" (assembly/index.ts) to every target,
+// and a target cannot name its own entries; asc runs in assembly/, where it finds no asconfig.json to apply.
+execFileSync(process.execPath, [
+  asc, 'math-probe.ts', '-O3', '--noAssert', '--runtime', 'stub', '--importMemory', '--initialMemory', '1',
+  '--enable', 'simd', '-o', '../build/math-probe.wasm', '-t', '../build/math-probe.wat',
+], { cwd: join(root, 'assembly'), stdio: 'inherit' });
+if (/\(export "qflLogits"/.test(readFileSync(join(root, 'build', 'math-probe.wat'), 'utf8'))) {
+  console.error('build/math-probe.wasm picked up the kernel entries: an asconfig.json was applied to it');
+  process.exit(1);
+}
+console.log(`build/math-probe.wasm  ${readFileSync(join(root, 'build', 'math-probe.wasm')).length} bytes  (test only)`);

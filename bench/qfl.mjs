@@ -1,0 +1,575 @@
+#!/usr/bin/env node
+// Benchmark (not a test) of Quality Focal Loss forward + gradient, the GFL training hot path:
+// N = 67,200 anchors (640×640 input, strides 8/16/32/64/128) × C = 80 classes, β = 2, 5 % positive rows,
+// reduction 'mean' with avgFactor = number of positives, as mmdetection's GFLHead calls it.
+//
+// Contenders
+//   js            a plain-JavaScript fused one-pass loop written here (Float64 math, Math.exp / Math.log1p), the
+//                 same formulas as mmdetection v3.1 quality_focal_loss incl. the derivative of the non-detached
+//                 scale factor. Its result is checked against every wasm contender before anything is timed.
+//   api-scalar    createGflSync({ backend: 'wasm-scalar' }).qualityFocalLossSync(...) with preallocated `out`:
+//   api-simd      the steady-state training call = validation + copy-in + kernel + copy-out.
+//   kernel-*      the same kernel binary (build/*.wasm) instantiated here on an imported memory, inputs copied in
+//                 once, timing only the `qflLogits` call: separates kernel time from the API's overhead.
+//   copy          Float32Array.set of pred into a wasm memory and of the gradient out of it (the API's two big
+//                 copies, nothing else): the floor of the API's overhead.
+//
+// Method: data from a seeded PRNG (mulberry32), two input distributions; a correctness gate; the cold first call of
+// each API backend and of the JS loop, each measured in a fresh child process (import + create + first call); a
+// warm-up; then R interleaved rounds (contender order rotated each round), each running every contender K times.
+// Reported per contender: min / median / max ms, and the speed-up of each median over the JS median.
+// A fixed pure-JS loop is timed at the start and at the end (CPU contention probe).
+//
+// Usage: node bench/qfl.mjs [--json PATH] [--rounds 7] [--reps 5] [--no-cold] [--no-kernel]
+// Exit status: 0 when the correctness gate passes (a missed speed target is reported, not fatal); 1 when the
+// JS reference and a wasm result disagree; 2 on bad arguments.
+
+import os from 'node:os';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
+
+const N = 67200;
+const C = 80;
+const BETA = 2;
+const POS_FRACTION = 0.05;
+const FLOAT32_EPS = 1.1920928955078125e-7;
+const SEED = 0x6f1c2a;
+const TARGET_SPEEDUP = 10; // issue: wasm-simd single-thread ≥ 10× the plain-JS fused loop
+const TOL_LOSS_REL = 1e-5;
+const TOL_GRAD_ABS = 1e-5;
+
+// ---------------------------------------------------------------------------------------------
+// arguments
+
+function parseArgs(argv) {
+  const a = { json: undefined, rounds: 7, reps: 5, cold: true, kernel: true, child: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const need = () => {
+      if (i + 1 >= argv.length) usage(`${k} needs a value`);
+      return argv[++i];
+    };
+    if (k === '--json') a.json = need();
+    else if (k === '--rounds') a.rounds = posInt(k, need());
+    else if (k === '--reps') a.reps = posInt(k, need());
+    else if (k === '--no-cold') a.cold = false;
+    else if (k === '--no-kernel') a.kernel = false;
+    else if (k === '--cold-child') a.child = need();
+    else if (k === '-h' || k === '--help') usage();
+    else usage(`unknown argument ${k}`);
+  }
+  return a;
+}
+function posInt(k, v) {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) usage(`${k} expects a positive integer, got ${v}`);
+  return n;
+}
+function usage(msg) {
+  if (msg) console.error(`bench/qfl.mjs: ${msg}`);
+  console.error('usage: node bench/qfl.mjs [--json PATH] [--rounds 7] [--reps 5] [--no-cold] [--no-kernel]');
+  process.exit(msg ? 2 : 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// data
+
+function mulberry32(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(rand) {
+  let spare = NaN;
+  return () => {
+    if (!Number.isNaN(spare)) { const s = spare; spare = NaN; return s; }
+    let u = 0;
+    while (u === 0) u = rand();
+    const v = rand();
+    const r = Math.sqrt(-2 * Math.log(u));
+    spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  };
+}
+
+/** Labels and scores (shared by both distributions): exactly round(5 % · N) positive rows, chosen at random. */
+function makeTargets(rand) {
+  const label = new Int32Array(N).fill(C); // background = C
+  const score = new Float32Array(N);
+  for (let i = 0; i < N; i++) score[i] = 0.05 + 0.95 * rand();
+  const idx = new Int32Array(N);
+  for (let i = 0; i < N; i++) idx[i] = i;
+  const npos = Math.round(POS_FRACTION * N);
+  for (let k = 0; k < npos; k++) { // partial Fisher-Yates
+    const j = k + Math.floor(rand() * (N - k));
+    const t = idx[k]; idx[k] = idx[j]; idx[j] = t;
+    label[idx[k]] = Math.floor(rand() * C);
+  }
+  return { label, score, npos };
+}
+
+const DISTRIBUTIONS = [
+  {
+    key: 'detector',
+    title: 'detector-like: logits ~ N(-4.6, 1), positives\' target logit ~ N(0, 2)',
+    fill(pred, label, rand) {
+      const g = gaussian(rand);
+      for (let k = 0; k < pred.length; k++) pred[k] = -4.6 + g();
+      for (let i = 0; i < N; i++) if (label[i] < C) pred[i * C + label[i]] = 2 * g();
+    },
+  },
+  {
+    key: 'uniform',
+    title: 'uniform: logits ~ U[-8, 8]',
+    fill(pred, _label, rand) {
+      for (let k = 0; k < pred.length; k++) pred[k] = -8 + 16 * rand();
+    },
+  },
+];
+
+function makeData() {
+  const rand = mulberry32(SEED);
+  const { label, score, npos } = makeTargets(rand);
+  const sets = DISTRIBUTIONS.map((d) => {
+    const pred = new Float32Array(N * C);
+    d.fill(pred, label, rand);
+    return { ...d, pred, label, score, npos, avgFactor: npos };
+  });
+  return sets;
+}
+
+// ---------------------------------------------------------------------------------------------
+// plain-JS fused one-pass reference (also the timed baseline)
+//
+// Per element, σ = sigmoid(x), sp = softplus(x), y = score, d = y − σ:
+//   negative  L = sp·σ^β              ∂L/∂x = σ^(β+1) + β·σ^β·(1−σ)·sp     (scale factor σ^β not detached)
+//   positive  L = (sp − x·y)·|d|^β    ∂L/∂x = (σ−y)·|d|^β − β|d|^(β−1)·sign(d)·σ(1−σ)·BCE
+//                                     ∂L/∂y = −x·|d|^β + β|d|^(β−1)·sign(d)·BCE
+// reduction 'mean' with avgFactor: coef = 1/(avgFactor + ε) multiplies loss and gradients.
+
+function qflJs(pred, label, score, n, c, beta, coef, gradPred, gradScore) {
+  if (beta === 2) return qflJsBeta2(pred, label, score, n, c, coef, gradPred, gradScore);
+  return qflJsGeneral(pred, label, score, n, c, beta, coef, gradPred, gradScore);
+}
+
+/** β = 2 written out with multiplications, as a JS author would (the wasm kernels specialise β = 2 as well). */
+function qflJsBeta2(pred, label, score, n, c, coef, gradPred, gradScore) {
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const t = label[i];
+    const pos = t >= 0 && t < c ? t : -1;
+    const y = pos >= 0 ? score[i] : 0;
+    const off = i * c;
+    let rowSum = 0;
+    let gy = 0;
+    for (let j = 0; j < c; j++) {
+      const x = pred[off + j];
+      const e = Math.exp(-Math.abs(x));
+      const r = 1 / (1 + e);
+      const sig = x >= 0 ? r : e * r;
+      const oms = x >= 0 ? e * r : r;
+      const sp = (x > 0 ? x : 0) + Math.log1p(e);
+      if (j !== pos) {
+        const s2 = sig * sig;
+        rowSum += sp * s2;
+        gradPred[off + j] = coef * (s2 * sig + 2 * s2 * oms * sp);
+      } else {
+        const d = y - sig;
+        const d2 = d * d;
+        const bce = sp - x * y;
+        rowSum += bce * d2;
+        // β|d|^(β−1)·sign(d) = 2d for β = 2
+        gradPred[off + j] = coef * ((sig - y) * d2 - 2 * d * sig * oms * bce);
+        gy = coef * (2 * d * bce - x * d2);
+      }
+    }
+    gradScore[i] = gy;
+    total += rowSum;
+  }
+  return coef * total;
+}
+
+function qflJsGeneral(pred, label, score, n, c, beta, coef, gradPred, gradScore) {
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const t = label[i];
+    const pos = t >= 0 && t < c ? t : -1;
+    const y = pos >= 0 ? score[i] : 0;
+    const off = i * c;
+    let rowSum = 0;
+    let gy = 0;
+    for (let j = 0; j < c; j++) {
+      const x = pred[off + j];
+      const e = Math.exp(-Math.abs(x));
+      const r = 1 / (1 + e);
+      const sig = x >= 0 ? r : e * r;
+      const oms = x >= 0 ? e * r : r;
+      const sp = (x > 0 ? x : 0) + Math.log1p(e);
+      if (j !== pos) {
+        const p = Math.pow(sig, beta);
+        const dp = beta === 0 ? 0 : beta * Math.pow(sig, beta - 1);
+        rowSum += sp * p;
+        gradPred[off + j] = coef * (p * sig + dp * sig * oms * sp);
+      } else {
+        const d = y - sig;
+        const a = Math.abs(d);
+        const bce = sp - x * y;
+        const p = Math.pow(a, beta);
+        const ds = (beta === 0 ? 0 : beta * Math.pow(a, beta - 1)) * Math.sign(d);
+        rowSum += bce * p;
+        gradPred[off + j] = coef * ((sig - y) * p - ds * sig * oms * bce);
+        gy = coef * (ds * bce - x * p);
+      }
+    }
+    gradScore[i] = gy;
+    total += rowSum;
+  }
+  return coef * total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// contenders
+
+function jsContender(set) {
+  const gradPred = new Float32Array(N * C);
+  const gradScore = new Float32Array(N);
+  const coef = 1 / (set.avgFactor + FLOAT32_EPS);
+  return () => {
+    const loss = qflJs(set.pred, set.label, set.score, N, C, BETA, coef, gradPred, gradScore);
+    return { loss, gradPred, gradScore };
+  };
+}
+
+function apiContender(g, set, out) {
+  const input = { pred: set.pred, label: set.label, score: set.score };
+  const opts = { beta: BETA, avgFactor: set.avgFactor, out };
+  return () => g.qualityFocalLossSync(input, opts);
+}
+
+const PAGE = 65536;
+const align16 = (n) => Math.ceil(n / 16) * 16;
+
+/** One kernel binary on its own imported memory, with every distribution's inputs laid out and copied once. */
+function kernelHarness(file, sets) {
+  const module = new WebAssembly.Module(readFileSync(join(ROOT, 'build', file)));
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  let top = align16(k.heapBase());
+  const take = (bytes) => { const p = top; top = align16(p + bytes); return p; };
+  const pGrad = take(N * C * 4), pGradScore = take(N * 4), pCoef = take(N * 4);
+  const layouts = sets.map(() => ({ pPred: take(N * C * 4), pLabel: take(N * 4), pScore: take(N * 4) }));
+  if (top > memory.buffer.byteLength) memory.grow(Math.ceil((top - memory.buffer.byteLength) / PAGE));
+  const buf = memory.buffer;
+  sets.forEach((s, i) => {
+    const L = layouts[i];
+    new Float32Array(buf, L.pPred, N * C).set(s.pred);
+    new Int32Array(buf, L.pLabel, N).set(s.label);
+    new Float32Array(buf, L.pScore, N).set(s.score);
+  });
+  return {
+    contender(setIndex) {
+      const s = sets[setIndex], L = layouts[setIndex];
+      const coef = Math.fround(1 / (s.avgFactor + FLOAT32_EPS));
+      return () => {
+        // the coefficient is rewritten per call (as the API does: 67,200 floats) so that sets can share one buffer
+        new Float32Array(memory.buffer, pCoef, N).fill(coef);
+        const loss = k.qflLogits(L.pPred, L.pLabel, L.pScore, pCoef, 0, 0, pGrad, pGradScore, N, C, BETA);
+        return { loss, memory, pGrad, pGradScore };
+      };
+    },
+    /** Views of the last result (valid until the memory grows; it never does after construction). */
+    view(res) {
+      return {
+        loss: res.loss,
+        gradPred: new Float32Array(memory.buffer, pGrad, N * C),
+        gradScore: new Float32Array(memory.buffer, pGradScore, N),
+      };
+    },
+    memory,
+  };
+}
+
+/** The API's two big copies alone: pred in, gradient out. */
+function copyContender(set) {
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((2 * N * C * 4 + 1024) / PAGE) });
+  const dst = new Float32Array(N * C);
+  return () => {
+    new Float32Array(memory.buffer, 0, N * C).set(set.pred);
+    dst.set(new Float32Array(memory.buffer, N * C * 4, N * C));
+    return null;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// checks
+
+function compare(ref, got) {
+  const lossRel = Math.abs(got.loss - ref.loss) / Math.abs(ref.loss);
+  let gAbs = 0, gMaxRef = 0, sAbs = 0, sMaxRef = 0, nonFinite = 0;
+  for (let k = 0; k < ref.gradPred.length; k++) {
+    const a = ref.gradPred[k], b = got.gradPred[k];
+    if (!Number.isFinite(b)) nonFinite++;
+    const d = Math.abs(a - b);
+    if (d > gAbs || Number.isNaN(d)) gAbs = Number.isNaN(d) ? Infinity : d;
+    if (Math.abs(a) > gMaxRef) gMaxRef = Math.abs(a);
+  }
+  for (let k = 0; k < ref.gradScore.length; k++) {
+    const a = ref.gradScore[k], b = got.gradScore[k];
+    if (!Number.isFinite(b)) nonFinite++;
+    const d = Math.abs(a - b);
+    if (d > sAbs || Number.isNaN(d)) sAbs = Number.isNaN(d) ? Infinity : d;
+    if (Math.abs(a) > sMaxRef) sMaxRef = Math.abs(a);
+  }
+  const ok = lossRel < TOL_LOSS_REL && gAbs < TOL_GRAD_ABS && sAbs < TOL_GRAD_ABS && nonFinite === 0
+    && Number.isFinite(got.loss);
+  return {
+    ok, loss: got.loss, refLoss: ref.loss, lossRelDiff: lossRel,
+    gradPredMaxAbsDiff: gAbs, gradPredMaxAbsRef: gMaxRef,
+    gradScoreMaxAbsDiff: sAbs, gradScoreMaxAbsRef: sMaxRef, nonFinite,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// timing
+
+function probe() {
+  // fixed pure-JS integer work, ~50-100 ms on an idle core; slower at the end = the machine got busier
+  const t0 = performance.now();
+  let x = 0x9e3779b9 | 0, acc = 0;
+  for (let i = 0; i < 40_000_000; i++) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    acc = (acc + (x & 0xffff)) | 0;
+  }
+  const ms = performance.now() - t0;
+  if (acc === 42) console.log(''); // keep the loop alive
+  return ms;
+}
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const med = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return { n: s.length, min: s[0], median: med, max: s[s.length - 1] };
+}
+
+const fmt = (ms) => (ms >= 100 ? ms.toFixed(1) : ms >= 10 ? ms.toFixed(2) : ms.toFixed(3));
+
+// ---------------------------------------------------------------------------------------------
+// cold child: one fresh process per contender: import + create + first call
+
+async function coldChild(which) {
+  const [set] = makeData(); // detector-like data
+  const out = { gradPred: new Float32Array(N * C), gradScore: new Float32Array(N) };
+  const r = {};
+  if (which === 'js') {
+    const f = jsContender(set);
+    const t0 = performance.now();
+    f();
+    r.firstCall = performance.now() - t0;
+    const t1 = performance.now();
+    f();
+    r.secondCall = performance.now() - t1;
+  } else {
+    let t = performance.now();
+    const { createGflSync } = await import(DIST);
+    r.import = performance.now() - t;
+    t = performance.now();
+    const g = createGflSync({ backend: which });
+    r.create = performance.now() - t;
+    const f = apiContender(g, set, out);
+    t = performance.now();
+    f();
+    r.firstCall = performance.now() - t;
+    t = performance.now();
+    f();
+    r.secondCall = performance.now() - t;
+  }
+  process.stdout.write(JSON.stringify(r));
+}
+
+function runCold(which) {
+  const txt = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--cold-child', which], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(txt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// main
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.child) return coldChild(args.child);
+
+  const tStart = performance.now();
+  const env = {
+    date: new Date().toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
+    loadavg: os.loadavg(),
+  };
+  console.log('gfloss QFL benchmark: forward + gradient, N = 67,200 × C = 80, β = 2, 5 % positive rows, ' +
+    "reduction 'mean' with avgFactor = #positives");
+  console.log(`date ${env.date} | node ${env.node} (V8 ${env.v8}) | ${env.cpu} | ${env.cores} cores | ${env.platform}`);
+  console.log(`load average ${env.loadavg.map((l) => l.toFixed(2)).join(' ')}`);
+
+  const probeStart = probe();
+  console.log(`CPU probe (fixed JS loop) at start: ${fmt(probeStart)} ms`);
+
+  // cold first calls, each in a fresh process
+  let cold;
+  if (args.cold) {
+    cold = {};
+    for (const w of ['wasm-scalar', 'wasm-simd', 'js']) cold[w] = runCold(w);
+  }
+
+  const { createGflSync } = await import(DIST);
+  const sets = makeData();
+  const backends = ['wasm-scalar', 'wasm-simd'];
+  const insts = Object.fromEntries(backends.map((b) => [b, createGflSync({ backend: b })]));
+  for (const b of backends) {
+    if (insts[b].backend !== b) throw new Error(`asked for ${b}, got ${insts[b].backend}`);
+  }
+  const outs = Object.fromEntries(backends.map((b) => [b, { gradPred: new Float32Array(N * C), gradScore: new Float32Array(N) }]));
+  const harness = args.kernel
+    ? { 'kernel-scalar': kernelHarness('gfloss.wasm', sets), 'kernel-simd': kernelHarness('gfloss-simd.wasm', sets) }
+    : {};
+
+  // contenders per distribution
+  const plan = sets.map((set, si) => {
+    const c = [
+      { name: 'js', fn: jsContender(set) },
+      { name: 'api-scalar', fn: apiContender(insts['wasm-scalar'], set, outs['wasm-scalar']) },
+      { name: 'api-simd', fn: apiContender(insts['wasm-simd'], set, outs['wasm-simd']) },
+    ];
+    for (const [name, h] of Object.entries(harness)) c.push({ name, fn: h.contender(si), harness: h });
+    if (args.kernel) c.push({ name: 'copy', fn: copyContender(set), noCheck: true });
+    return { set, contenders: c };
+  });
+
+  // correctness gate (also the first warm-up call of each contender)
+  console.log('\ncorrectness (JS fused reference vs wasm): loss rel diff < 1e-5, grad max abs diff < 1e-5');
+  const checks = {};
+  let failed = false;
+  for (const { set, contenders } of plan) {
+    const js = contenders[0].fn();
+    const ref = { loss: js.loss, gradPred: js.gradPred.slice(), gradScore: js.gradScore.slice() };
+    checks[set.key] = {};
+    for (const c of contenders.slice(1)) {
+      if (c.noCheck) { c.fn(); continue; }
+      let res = c.fn();
+      if (c.harness) res = c.harness.view(res);
+      const cmp = compare(ref, res);
+      checks[set.key][c.name] = cmp;
+      if (!cmp.ok) failed = true;
+      console.log(`  ${set.key.padEnd(9)} ${c.name.padEnd(13)} ${cmp.ok ? 'ok  ' : 'FAIL'} loss ${cmp.loss.toPrecision(9)} ` +
+        `(js ${cmp.refLoss.toPrecision(9)}, rel ${cmp.lossRelDiff.toExponential(2)})  ` +
+        `gradPred max|Δ| ${cmp.gradPredMaxAbsDiff.toExponential(2)} (max|g| ${cmp.gradPredMaxAbsRef.toExponential(2)})  ` +
+        `gradScore max|Δ| ${cmp.gradScoreMaxAbsDiff.toExponential(2)} (max|g| ${cmp.gradScoreMaxAbsRef.toExponential(2)})`);
+    }
+  }
+  if (failed) {
+    console.error('\nFAIL: the JS reference and a wasm result disagree; not timing.');
+    if (args.json) writeJson(args.json, { env, checks, failed: true });
+    process.exit(1);
+  }
+
+  // warm-up: a few calls of each so every JIT tier has settled
+  for (const { contenders } of plan) for (const c of contenders) for (let r = 0; r < 3; r++) c.fn();
+
+  // interleaved rounds
+  const samples = plan.map(({ contenders }) => contenders.map(() => []));
+  for (let round = 0; round < args.rounds; round++) {
+    for (let si = 0; si < plan.length; si++) {
+      const cs = plan[si].contenders;
+      for (let q = 0; q < cs.length; q++) {
+        const ci = (q + round) % cs.length; // rotate the order each round
+        const fn = cs[ci].fn;
+        for (let r = 0; r < args.reps; r++) {
+          const t0 = performance.now();
+          fn();
+          samples[si][ci].push(performance.now() - t0);
+        }
+      }
+    }
+  }
+  const probeEnd = probe();
+
+  // report
+  const results = {};
+  const targets = {};
+  for (let si = 0; si < plan.length; si++) {
+    const { set, contenders } = plan[si];
+    const st = contenders.map((c, ci) => ({ name: c.name, ...stats(samples[si][ci]) }));
+    const jsMed = st[0].median;
+    for (const s of st) s.speedupVsJs = jsMed / s.median;
+    results[set.key] = { title: set.title, positives: set.npos, contenders: st };
+    const simd = st.find((s) => s.name === 'api-simd');
+    targets[set.key] = { target: `api-simd ≥ ${TARGET_SPEEDUP}× js (median)`, speedup: simd.speedupVsJs, met: simd.speedupVsJs >= TARGET_SPEEDUP };
+
+    console.log(`\n[${set.key}] ${set.title}; ${set.npos} positive rows; ${args.rounds} rounds × ${args.reps} calls per contender`);
+    console.log('  contender        min ms   median ms     max ms   speed-up vs js (median)');
+    for (const s of st) {
+      console.log(`  ${s.name.padEnd(13)} ${fmt(s.min).padStart(9)} ${fmt(s.median).padStart(11)} ${fmt(s.max).padStart(10)}   ${s.speedupVsJs.toFixed(2).padStart(7)}×`);
+    }
+    const k = st.find((s) => s.name === 'kernel-simd');
+    const cp = st.find((s) => s.name === 'copy');
+    if (k) {
+      const ov = simd.median - k.median;
+      console.log(`  api-simd overhead over its kernel: ${fmt(ov)} ms (${(100 * ov / simd.median).toFixed(0)} % of the call)` +
+        (cp ? `; the two big copies alone: ${fmt(cp.median)} ms` : ''));
+    }
+  }
+
+  if (cold) {
+    console.log('\ncold first call (fresh process each; detector-like data)');
+    console.log('  contender      import ms   create ms   first call ms   second call ms');
+    for (const [w, r] of Object.entries(cold)) {
+      console.log(`  ${w.padEnd(13)} ${(r.import === undefined ? '-' : fmt(r.import)).padStart(9)} ${(r.create === undefined ? '-' : fmt(r.create)).padStart(11)} ${fmt(r.firstCall).padStart(15)} ${fmt(r.secondCall).padStart(16)}`);
+    }
+  }
+
+  console.log(`\nCPU probe (fixed JS loop): start ${fmt(probeStart)} ms, end ${fmt(probeEnd)} ms` +
+    (probeEnd > 1.2 * probeStart ? '  <-- slower at the end: the machine was busier, treat the timings with care' : ''));
+  console.log(`load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log('\ntargets');
+  for (const [key, t] of Object.entries(targets)) {
+    console.log(`  ${key.padEnd(9)} ${t.target}: ${t.speedup.toFixed(2)}×  ${t.met ? 'PASS' : 'MISS'}`);
+  }
+  const totalS = (performance.now() - tStart) / 1000;
+  console.log(`\nwall time ${totalS.toFixed(1)} s`);
+
+  if (args.json) {
+    writeJson(args.json, {
+      env: { ...env, loadavgEnd: os.loadavg() },
+      config: { N, C, beta: BETA, posFraction: POS_FRACTION, seed: SEED, rounds: args.rounds, reps: args.reps, reduction: 'mean', avgFactor: '#positives' },
+      probe: { startMs: probeStart, endMs: probeEnd },
+      checks, cold, results, targets, wallSeconds: totalS,
+    });
+    console.log(`wrote ${args.json}`);
+  }
+}
+
+function writeJson(path, obj) {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(obj, null, 2) + '\n');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
