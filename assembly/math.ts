@@ -78,9 +78,9 @@ export const SIGMOID_ZERO_BELOW: f32 = -88.72283935;
 /** Natural log for every float32: subnormals, 0 → -Inf, negative → NaN, +Inf → +Inf, NaN → NaN. */
 // @ts-ignore: decorator
 @inline export function log1(x: f32): f32 {
-  if (x < FLT_MIN) {
+  if (!(x >= FLT_MIN)) { // subnormal, zero, negative or NaN
     if (x == 0) return -Infinity;
-    if (!(x > 0)) return NaN; // negative or NaN
+    if (!(x > 0)) return NaN;
     return logPositive1(x * 8388608.0) - 15.942385152878742; // 23·ln 2
   }
   if (x == Infinity) return Infinity;

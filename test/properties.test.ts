@@ -1,0 +1,147 @@
+// Properties on random inputs: losses are non-negative, QFL is minimal at σ = y, DFL is minimal at the two-bin
+// target, the general GFL form reduces to QFL and DFL, and the scalar and SIMD builds agree.
+import { describe, it, expect } from 'vitest';
+import { backends, gfl, rng, uniform, maxAbsDiff, maxAbs } from './helpers.js';
+
+function randomLabels(r: () => number, n: number, c: number): Int32Array {
+  return Int32Array.from({ length: n }, () => (r() < 0.3 ? Math.floor(r() * c) : c));
+}
+
+for (const backend of backends()) {
+  describe(`properties [${backend}]`, () => {
+    const g = gfl(backend);
+
+    it('every loss is ≥ 0 on random inputs (logits up to ±30)', () => {
+      const r = rng(101);
+      for (let trial = 0; trial < 20; trial++) {
+        const n = 1 + Math.floor(r() * 40), c = 1 + Math.floor(r() * 12);
+        const pred = uniform(r, n * c, -30, 30), label = randomLabels(r, n, c), score = uniform(r, n, 0, 1);
+        const beta = [0, 0.5, 1, 1.5, 2, 3][trial % 6];
+        const q = g.qualityFocalLossSync({ pred, label, score }, { beta, reduction: 'none', returnElementLoss: true });
+        expect(Math.min(...q.elementLoss!)).toBeGreaterThanOrEqual(0);
+        const f = g.sigmoidFocalLossSync({ pred, label }, { reduction: 'none' });
+        expect(Math.min(...f.elementLoss!)).toBeGreaterThanOrEqual(0);
+        const bins = 2 + Math.floor(r() * 17);
+        const dp = uniform(r, n * bins, -20, 20), dt = uniform(r, n, 0, bins - 1.0001);
+        const d = g.distributionFocalLossSync({ pred: dp, target: dt }, { bins, reduction: 'none' });
+        expect(Math.min(...d.rowLoss!)).toBeGreaterThanOrEqual(0);
+        const boxes = (k: number) => Float32Array.from(Array.from({ length: k }, () => { const x = r() * 50, y = r() * 50; return [x, y, x + r() * 30, y + r() * 30]; }).flat());
+        const gi = g.giouLossSync({ pred: boxes(n), target: boxes(n) }, { reduction: 'none' });
+        for (const v of gi.rowLoss!) { expect(v).toBeGreaterThanOrEqual(0); expect(v).toBeLessThanOrEqual(2); }
+        const ci = g.ciouLossSync({ pred: boxes(n), target: boxes(n) }, { reduction: 'none' });
+        expect(Math.min(...ci.rowLoss!)).toBeGreaterThanOrEqual(0);
+      }
+    });
+
+    it('QFL of a positive is minimal where sigmoid(x) = y, with zero gradient there', () => {
+      for (const y of [0.1, 0.37, 0.5, 0.83, 0.99]) {
+        for (const beta of [1, 1.5, 2]) {
+          const xs = Float32Array.from({ length: 2001 }, (_, i) => -10 + i * 0.01);
+          const label = new Int32Array(xs.length); // every row: one class, positive
+          const score = new Float32Array(xs.length).fill(y);
+          const res = g.qualityFocalLossSync({ pred: xs, label, score }, { beta, reduction: 'none' });
+          let best = 0;
+          for (let i = 1; i < xs.length; i++) if (res.rowLoss![i] < res.rowLoss![best]) best = i;
+          const logit = Math.log(y / (1 - y));
+          expect(Math.abs(xs[best] - logit)).toBeLessThanOrEqual(0.011);
+          // gradient changes sign across the minimum
+          const at = g.qualityFocalLossSync({ pred: Float32Array.of(logit - 0.05, logit + 0.05), label: new Int32Array(2), score: Float32Array.of(y, y) }, { beta, reduction: 'none' });
+          expect(at.gradPred![0]).toBeLessThan(0);
+          expect(at.gradPred![1]).toBeGreaterThan(0);
+        }
+      }
+    });
+
+    it('DFL is minimal at the two-bin target distribution', () => {
+      const bins = 17;
+      for (const y of [0.3, 3.75, 7.5, 15.2]) {
+        const l = Math.floor(y), wl = l + 1 - y, wr = y - l;
+        const z = new Float32Array(bins).fill(-60);
+        z[l] = Math.log(wl);
+        z[l + 1] = Math.log(wr);
+        const at = g.distributionFocalLossSync({ pred: z, target: Float32Array.of(y) }, { bins, reduction: 'sum' });
+        expect(maxAbs(at.gradPred!)).toBeLessThan(2e-6);
+        const entropy = -(wl * Math.log(wl) + wr * Math.log(wr));
+        expect(at.loss).toBeCloseTo(entropy, 5);
+        const r = rng(Math.round(y * 100));
+        for (let k = 0; k < 20; k++) {
+          // move one bin's logit by 0.02..0.1 either way (a common shift of all logits would change nothing)
+          const zp = new Float32Array(z);
+          const j = r() < 0.5 ? l : l + 1;
+          zp[j] += (r() < 0.5 ? -1 : 1) * (0.02 + 0.08 * r());
+          const other = g.distributionFocalLossSync({ pred: zp, target: Float32Array.of(y) }, { bins, reduction: 'sum', grad: false });
+          expect(other.loss).toBeGreaterThan(at.loss);
+        }
+      }
+    });
+
+    it('the general GFL form reduces to QFL (y_l = 0, y_r = 1, p_r = σ) and to DFL (β = 0)', () => {
+      const r = rng(7);
+      const n = 50;
+      const x = uniform(r, n, -4, 4), y = uniform(r, n, 0.05, 0.95);
+      const sig = x.map((v) => 1 / (1 + Math.exp(-v)));
+      const gen = g.generalizedFocalLossSync(
+        { probLeft: sig.map((s) => 1 - s), probRight: sig, yLeft: new Float32Array(n), yRight: new Float32Array(n).fill(1), target: y },
+        { beta: 2, reduction: 'none' });
+      const qfl = g.qualityFocalLossSync({ pred: x, label: new Int32Array(n), score: y }, { beta: 2, reduction: 'none' });
+      expect(maxAbsDiff(gen.rowLoss!, qfl.rowLoss!)).toBeLessThan(2e-5 * Math.max(1, maxAbs(qfl.rowLoss!)));
+      // DFL: two bins l, l+1 of a softmax; β = 0
+      const bins = 9;
+      const z = uniform(r, n * bins, -2, 2), t = uniform(r, n, 0.1, 7.9);
+      const dfl = g.distributionFocalLossSync({ pred: z, target: t }, { bins, reduction: 'none' });
+      const pl = new Float32Array(n), pr = new Float32Array(n), yl = new Float32Array(n), yr = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const row = Array.from(z.subarray(i * bins, (i + 1) * bins));
+        const m = Math.max(...row), s = row.reduce((a, v) => a + Math.exp(v - m), 0);
+        const l = Math.floor(t[i]);
+        yl[i] = l; yr[i] = l + 1;
+        pl[i] = Math.exp(row[l] - m) / s; pr[i] = Math.exp(row[l + 1] - m) / s;
+      }
+      const gen0 = g.generalizedFocalLossSync({ probLeft: pl, probRight: pr, yLeft: yl, yRight: yr, target: t }, { beta: 0, reduction: 'none' });
+      expect(maxAbsDiff(gen0.rowLoss!, dfl.rowLoss!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(dfl.rowLoss!)));
+    });
+  });
+}
+
+describe('scalar and SIMD builds agree', () => {
+  const [s, v] = [gfl('wasm-scalar'), gfl('wasm-simd')];
+  const close = (a: Float32Array, b: Float32Array, rel: number) => expect(maxAbsDiff(a, b)).toBeLessThanOrEqual(rel * Math.max(1, maxAbs(a)));
+
+  it('on every loss, over shapes with and without vector tails', () => {
+    const r = rng(555);
+    for (const c of [1, 2, 3, 4, 5, 7, 8, 13, 80]) {
+      const n = 37;
+      const pred = uniform(r, n * c, -12, 12), label = randomLabels(r, n, c), score = uniform(r, n, 0, 1);
+      for (const beta of [2, 0, 1.5, 3]) {
+        const a = s.qualityFocalLossSync({ pred, label, score }, { beta, reduction: 'none', returnElementLoss: true });
+        const b = v.qualityFocalLossSync({ pred, label, score }, { beta, reduction: 'none', returnElementLoss: true });
+        close(a.elementLoss!, b.elementLoss!, 2e-6);
+        close(a.gradPred!, b.gradPred!, 2e-6);
+        close(a.gradScore!, b.gradScore!, 2e-6);
+      }
+      const target = uniform(r, n * c, 0, 1).map((t) => (t < 0.7 ? 0 : t));
+      const a = s.qualityFocalLossDenseSync({ pred, target }, { numClasses: c, reduction: 'none' });
+      const b = v.qualityFocalLossDenseSync({ pred, target }, { numClasses: c, reduction: 'none' });
+      close(a.rowLoss!, b.rowLoss!, 2e-6);
+      close(a.gradPred!, b.gradPred!, 2e-6);
+      close(a.gradTarget!, b.gradTarget!, 2e-6);
+      const fa = s.sigmoidFocalLossSync({ pred, label }, { reduction: 'none' });
+      const fb = v.sigmoidFocalLossSync({ pred, label }, { reduction: 'none' });
+      close(fa.elementLoss!, fb.elementLoss!, 2e-6);
+      close(fa.gradPred!, fb.gradPred!, 2e-6);
+    }
+    for (const bins of [2, 3, 5, 8, 16, 17]) {
+      const m = 41;
+      const pred = uniform(r, m * bins, -10, 10), target = uniform(r, m, 0, bins - 1.001);
+      const a = s.distributionFocalLossSync({ pred, target }, { bins, reduction: 'none' });
+      const b = v.distributionFocalLossSync({ pred, target }, { bins, reduction: 'none' });
+      close(a.rowLoss!, b.rowLoss!, 2e-6);
+      close(a.gradPred!, b.gradPred!, 2e-6);
+      const gy = uniform(r, m, -1, 1);
+      const ia = s.integralSync({ x: pred }, { bins, gradOutput: gy });
+      const ib = v.integralSync({ x: pred }, { bins, gradOutput: gy });
+      close(ia.y, ib.y, 2e-6);
+      close(ia.gradX!, ib.gradX!, 2e-6);
+    }
+  });
+});
