@@ -14,7 +14,7 @@
 // The caller folds weight, reduction, avg_factor, loss_weight and an upstream gradient into coef.
 
 import {
-  exp1, log1, log1pSmall1, exp4, log4, log1pSmall4, SIGMOID_ZERO_BELOW,
+  exp1, log1, log1pSmall1, exp4, log1pRecip4, SIGMOID_ZERO_BELOW,
   loadPartial4, storePartial4, laneMask4, hsum4,
 } from "./math";
 import {
@@ -63,12 +63,13 @@ import {
   const zero = f32x4.splat(0);
   const one = f32x4.splat(1.0);
   const e = exp4(f32x4.neg(f32x4.abs(x)));
-  const r = f32x4.div(one, f32x4.add(one, e));
+  const u = f32x4.add(one, e);
+  const r = f32x4.div(one, u);
   const er = f32x4.mul(e, r);
   const nonneg = f32x4.ge(x, zero);
   const sig = v128.andnot(v128.bitselect(r, er, nonneg), f32x4.lt(x, f32x4.splat(SIGMOID_ZERO_BELOW)));
   const oms = v128.bitselect(er, r, nonneg);
-  const sp = f32x4.add(f32x4.pmax(x, zero), log1pSmall4(e));
+  const sp = f32x4.add(f32x4.pmax(x, zero), log1pRecip4(e, u, r));
   let loss: v128, g: v128;
   if (!v128.any_true(pos)) {
     const p = pow4(sig, beta, mode);
@@ -101,6 +102,53 @@ import {
   return n < 4 ? v128.and(loss, laneMask4(n)) : loss;
 }
 
+/**
+ * Sixteen negatives (four full vectors, no positive among them): the hot path of a detector's class logits. The four
+ * vectors go through each stage together, so that their independent dependency chains overlap in the CPU.
+ */
+// @ts-ignore: decorator
+@inline function negativeQuad4(px: usize, c: v128, pg: usize, pe: usize, pgz: usize, beta: f32, mode: i32): v128 {
+  const zero = f32x4.splat(0);
+  const one = f32x4.splat(1.0);
+  const lo = f32x4.splat(SIGMOID_ZERO_BELOW);
+  const x0 = v128.load(px), x1 = v128.load(px, 16), x2 = v128.load(px, 32), x3 = v128.load(px, 48);
+  const e0 = exp4(f32x4.neg(f32x4.abs(x0))), e1 = exp4(f32x4.neg(f32x4.abs(x1)));
+  const e2 = exp4(f32x4.neg(f32x4.abs(x2))), e3 = exp4(f32x4.neg(f32x4.abs(x3)));
+  const u0 = f32x4.add(one, e0), u1 = f32x4.add(one, e1), u2 = f32x4.add(one, e2), u3 = f32x4.add(one, e3);
+  const r0 = f32x4.div(one, u0), r1 = f32x4.div(one, u1), r2 = f32x4.div(one, u2), r3 = f32x4.div(one, u3);
+  const sp0 = f32x4.add(f32x4.pmax(x0, zero), log1pRecip4(e0, u0, r0));
+  const sp1 = f32x4.add(f32x4.pmax(x1, zero), log1pRecip4(e1, u1, r1));
+  const sp2 = f32x4.add(f32x4.pmax(x2, zero), log1pRecip4(e2, u2, r2));
+  const sp3 = f32x4.add(f32x4.pmax(x3, zero), log1pRecip4(e3, u3, r3));
+  const l0 = negativeLane4(x0, e0, r0, sp0, c, pg, pe, beta, mode, zero, lo, 0);
+  const l1 = negativeLane4(x1, e1, r1, sp1, c, pg, pe, beta, mode, zero, lo, 16);
+  const l2 = negativeLane4(x2, e2, r2, sp2, c, pg, pe, beta, mode, zero, lo, 32);
+  const l3 = negativeLane4(x3, e3, r3, sp3, c, pg, pe, beta, mode, zero, lo, 48);
+  if (pgz) {
+    v128.store(pgz, zero); v128.store(pgz, zero, 16); v128.store(pgz, zero, 32); v128.store(pgz, zero, 48);
+  }
+  return f32x4.add(f32x4.add(l0, l1), f32x4.add(l2, l3));
+}
+
+/** Loss and gradient of one vector of negatives from its shared transcendentals; stores at byte offset `at`. */
+// @ts-ignore: decorator
+@inline function negativeLane4(
+  x: v128, e: v128, r: v128, sp: v128, c: v128, pg: usize, pe: usize, beta: f32, mode: i32, zero: v128, lo: v128, at: usize,
+): v128 {
+  const er = f32x4.mul(e, r);
+  const nonneg = f32x4.ge(x, zero);
+  const sig = v128.andnot(v128.bitselect(r, er, nonneg), f32x4.lt(x, lo));
+  const p = pow4(sig, beta, mode);
+  const loss = f32x4.mul(sp, p);
+  if (pg) {
+    const oms = v128.bitselect(er, r, nonneg);
+    const g = f32x4.add(f32x4.mul(p, sig), f32x4.mul(f32x4.mul(dpow4(sig, beta, mode), sig), f32x4.mul(oms, sp)));
+    v128.store(pg + at, f32x4.mul(c, g));
+  }
+  if (pe) v128.store(pe + at, loss);
+  return loss;
+}
+
 // ---------------------------------------------------------------------------------------------
 // row loops
 
@@ -126,8 +174,28 @@ import {
       let acc = f32x4.splat(0);
       const cv = f32x4.splat(c);
       for (let j = 0; j < cols; j += 4) {
-        const n = min(4, cols - j);
         const off = rowOff + (<usize>j << 2);
+        if (j + 16 <= cols) {
+          // four vectors at once when none of them holds a positive
+          let quiet: bool;
+          if (dense) {
+            const q = target + off;
+            const z = f32x4.splat(0); // compare as floats: a target of −0 is a negative, as upstream's `target != 0`
+            quiet = !v128.any_true(v128.or(
+              v128.or(f32x4.ne(v128.load(q), z), f32x4.ne(v128.load(q, 16), z)),
+              v128.or(f32x4.ne(v128.load(q, 32), z), f32x4.ne(v128.load(q, 48), z)),
+            ));
+          } else quiet = t < j || t >= j + 16;
+          if (quiet) {
+            acc = f32x4.add(acc, negativeQuad4(
+              pred + off, cv, gradPred ? gradPred + off : 0, elemLoss ? elemLoss + off : 0,
+              gradTarget && dense ? gradTarget + off : 0, beta, mode,
+            ));
+            j += 12;
+            continue;
+          }
+        }
+        const n = min(4, cols - j);
         let yv: v128, pos: v128;
         if (dense) {
           yv = loadPartial4(target + off, n, 0);

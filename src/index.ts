@@ -33,7 +33,8 @@ export interface CreateGflOptions {
   backend?: BackendName | 'auto';
   /**
    * The kernel module for the chosen backend, instead of the embedded one: a precompiled WebAssembly.Module (edge
-   * runtimes that forbid compiling from bytes) or the bytes of `gfloss-simd.wasm` / `gfloss.wasm`.
+   * runtimes that forbid compiling from bytes) or the bytes of `gfloss-simd.wasm` / `gfloss.wasm`. The threads build
+   * (`gfloss-simd-threads.wasm`, which imports shared memory) is accepted too and then runs on the calling thread.
    */
   wasmModule?: WebAssembly.Module | ArrayBuffer | ArrayBufferView;
 }
@@ -53,7 +54,7 @@ export class Gfl {
     const module = o.wasmModule === undefined ? embeddedModule(choice.build) : moduleFrom('options.wasmModule', o.wasmModule);
     this.backend = choice.name;
     this.backendReason = choice.reason;
-    this.rt = new WasmRuntime(module, false);
+    this.rt = WasmRuntime.create(module);
   }
 
   /** Quality Focal Loss with (label, score) targets, on logits or (`activated`) probabilities. */

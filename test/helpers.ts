@@ -1,5 +1,5 @@
 // Shared by the tests: the built package as users import it, the golden cases, and a seeded generator.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGflSync, availableBackends, getCapabilities, type Gfl, type BackendName } from '../dist/index.js';
@@ -14,21 +14,28 @@ export function goldenFiles(): string[] {
 
 export { readCase };
 
-/** Every backend must exist here: a runtime that lacks SIMD would silently test less, so that fails instead. */
-export function backends(): BackendName[] {
+/**
+ * The backends under test: the two single-thread backends, and the threads build instantiated on shared memory and run
+ * on the calling thread (the same kernels the worker pool runs). Every one must exist here: a runtime that lacks SIMD
+ * would silently test less, so that fails instead.
+ */
+export type Variant = BackendName | 'wasm-simd-threads-build';
+export function backends(): Variant[] {
   const list = availableBackends(getCapabilities());
   if (!list.includes('wasm-simd') || !list.includes('wasm-scalar')) {
     throw new Error(`expected wasm-scalar and wasm-simd to be available in Node, got ${list.join(', ')}`);
   }
-  return list;
+  return [...list, 'wasm-simd-threads-build'];
 }
 
 const instances = new Map<string, Gfl>();
-export function gfl(backend: BackendName): Gfl {
-  let g = instances.get(backend);
+export function gfl(variant: Variant): Gfl {
+  let g = instances.get(variant);
   if (!g) {
-    g = createGflSync({ backend });
-    instances.set(backend, g);
+    g = variant === 'wasm-simd-threads-build'
+      ? createGflSync({ backend: 'wasm-simd', wasmModule: readFileSync(join(ROOT, 'build', 'gfloss-simd-threads.wasm')) })
+      : createGflSync({ backend: variant });
+    instances.set(variant, g);
   }
   return g;
 }

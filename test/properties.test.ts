@@ -145,3 +145,16 @@ describe('scalar and SIMD builds agree', () => {
     }
   });
 });
+
+describe('the threads build on shared memory', () => {
+  it('gives bitwise the same results as the SIMD build (same kernels, one thread)', () => {
+    const r = rng(808);
+    const n = 300, c = 80;
+    const pred = uniform(r, n * c, -8, 4), label = randomLabels(r, n, c), score = uniform(r, n, 0, 1);
+    const a = gfl('wasm-simd').qualityFocalLossSync({ pred, label, score }, { avgFactor: 20 });
+    const b = gfl('wasm-simd-threads-build').qualityFocalLossSync({ pred, label, score }, { avgFactor: 20 });
+    expect(b.loss).toBe(a.loss);
+    expect(Buffer.from(b.gradPred!.buffer).equals(Buffer.from(a.gradPred!.buffer))).toBe(true);
+  });
+});
+

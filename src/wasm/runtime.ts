@@ -41,6 +41,19 @@ export class WasmRuntime {
     this.base = align(this.kernels.heapBase());
   }
 
+  /**
+   * Instantiates on the memory the module asks for: a plain memory, or a shared one for the threads build. The
+   * import descriptor does not say whether the memory is shared, so a link error on a plain memory decides.
+   */
+  static create(module: WebAssembly.Module): WasmRuntime {
+    try {
+      return new WasmRuntime(module, false);
+    } catch (e) {
+      if (!(e instanceof WebAssembly.LinkError) || typeof SharedArrayBuffer === 'undefined') throw e;
+      return new WasmRuntime(module, true);
+    }
+  }
+
   frame(): Frame {
     return new Frame(this, this.base);
   }
