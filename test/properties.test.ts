@@ -158,3 +158,48 @@ describe('the threads build on shared memory', () => {
   });
 });
 
+
+describe('QFL against a float64 model, per element', () => {
+  // σ, softplus and the β = 2 negative/positive formulas in float64, for logits over the whole useful range and for
+  // the far-negative range that the SIMD kernel computes without a log
+  const model = (x: number, y: number, pos: boolean) => {
+    const s = 1 / (1 + Math.exp(-x));
+    const sp = x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+    if (!pos) return { l: sp * s * s, g: s * s * s + 2 * s * s * (1 - s) * sp };
+    const d = y - s, bce = sp - x * y;
+    return { l: bce * d * d, g: (s - y) * d * d - 2 * d * s * (1 - s) * bce };
+  };
+  for (const [lo, hi] of [[-20, -3], [-8, 8], [-40, 40]]) {
+    it(`logits in [${lo}, ${hi}]`, () => {
+      const r = rng(lo * 1000 + hi);
+      const n = 500, c = 80;
+      const pred = uniform(r, n * c, lo, hi);
+      const label = Int32Array.from({ length: n }, () => (r() < 0.1 ? Math.floor(r() * c) : c));
+      const score = uniform(r, n, 0, 1);
+      for (const backend of backends()) {
+        const res = gfl(backend).qualityFocalLossSync({ pred, label, score }, { reduction: 'none', returnElementLoss: true });
+        // negatives: relative error per element; positives: error relative to the size of their terms (d = y − σ
+        // vanishes at the minimum, so a relative bound there would measure cancellation, not the kernel)
+        let negL = 0, negG = 0, posL = 0, posG = 0;
+        for (let i = 0; i < n * c; i++) {
+          const row = Math.floor(i / c);
+          const pos = label[row] === i % c;
+          const m = model(pred[i], score[row], pos);
+          const el = Math.abs(res.elementLoss![i] - m.l), eg = Math.abs(res.gradPred![i] - m.g);
+          if (pos) {
+            const scale = Math.abs(pred[i]) + 1;
+            posL = Math.max(posL, el / scale);
+            posG = Math.max(posG, eg / scale);
+          } else {
+            negL = Math.max(negL, el / (Math.abs(m.l) + 1e-38));
+            negG = Math.max(negG, eg / (Math.abs(m.g) + 1e-38));
+          }
+        }
+        expect(negL, `${backend} negative loss`).toBeLessThan(2e-6);
+        expect(negG, `${backend} negative gradient`).toBeLessThan(2e-6);
+        expect(posL, `${backend} positive loss`).toBeLessThan(1e-6);
+        expect(posG, `${backend} positive gradient`).toBeLessThan(1e-6);
+      }
+    });
+  }
+});
