@@ -67,8 +67,9 @@ export function giouLoss(rt: WasmRuntime, input: BoxPairInput, options?: GiouOpt
     throw new GflInputError('options.convention', `expected 'mmdet' or 'gfocal', got ${String(convention)}`);
   }
   const eps = o.eps === undefined ? 1e-6 : finiteNumber('options.eps', o.eps, { min: 0, minExclusive: true });
-  return runBoxes(rt, inp, o, (f, p, k) =>
-    rt.kernels.giou(p.pred, p.target, p.coef, p.row, p.iou, p.giou, p.gradPred, p.gradTarget, k, eps, convention === 'gfocal' ? 1 : 0));
+  return runBoxes(rt, inp, o, (p, k) => rt.run('giou',
+    [p.pred, p.target, p.coef, p.row, p.iou, p.giou, p.gradPred, p.gradTarget, k, eps, convention === 'gfocal' ? 1 : 0],
+    [16, 16, 4, 4, 4, 4, 16, 16, 'rows', 0, 0], k, 4));
 }
 
 export function ciouLoss(rt: WasmRuntime, input: BoxPairInput, options?: CiouOptions): BoxLossResult {
@@ -76,15 +77,16 @@ export function ciouLoss(rt: WasmRuntime, input: BoxPairInput, options?: CiouOpt
   const o = plainObject('options', options);
   knownKeys('options', o, [...BASE_KEYS, 'returnCiou']);
   const eps = o.eps === undefined ? 1e-7 : finiteNumber('options.eps', o.eps, { min: 0, minExclusive: true });
-  return runBoxes(rt, inp, o, (f, p, k) =>
-    rt.kernels.ciou(p.pred, p.target, p.coef, p.row, p.ciou, p.iou, p.giou, p.gradPred, p.gradTarget, k, eps));
+  return runBoxes(rt, inp, o, (p, k) => rt.run('ciou',
+    [p.pred, p.target, p.coef, p.row, p.ciou, p.iou, p.giou, p.gradPred, p.gradTarget, k, eps],
+    [16, 16, 4, 4, 4, 4, 4, 16, 16, 'rows', 0], k, 4));
 }
 
 interface BoxPtrs { pred: number; target: number; coef: number; row: number; iou: number; giou: number; ciou: number; gradPred: number; gradTarget: number }
 
 function runBoxes(
   rt: WasmRuntime, inp: Record<string, unknown>, o: Record<string, unknown>,
-  kernel: (f: unknown, p: BoxPtrs, k: number) => number,
+  kernel: (p: BoxPtrs, k: number) => number,
 ): BoxLossResult {
   const { k, pred, target } = boxPairs(inp);
   const grad = o.grad === undefined ? true : bool('options.grad', o.grad);
@@ -104,7 +106,7 @@ function runBoxes(
   };
   f.ready();
   fillCoef(plan, f.view(p.coef, k), true);
-  const res: BoxLossResult = { loss: kernel(f, p, k) };
+  const res: BoxLossResult = { loss: kernel(p, k) };
   if (wantRows) {
     res.rowLoss = weighRows(plan, f.take(p.row, k, rowOut), 1);
     if (plan.reduction === 'none') res.loss = sumOf(res.rowLoss);

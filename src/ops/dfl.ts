@@ -73,7 +73,8 @@ export function distributionFocalLoss(rt: WasmRuntime, input: DflInput, options:
   const pRow = f.floats(m, wantRows), pGrad = f.floats(m * bins, grad), pGradT = f.floats(m, grad);
   f.ready();
   fillCoef(plan, f.view(pCoef, m), true);
-  const total = rt.kernels.dfl(pPred, pTarget, pCoef, pRow, pGrad, pGradT, m, bins, convention === 'ultralytics' ? 1 : 0);
+  const total = rt.run('dfl', [pPred, pTarget, pCoef, pRow, pGrad, pGradT, m, bins, convention === 'ultralytics' ? 1 : 0],
+    [4 * bins, 4, 4, 4, 4 * bins, 4, 'rows', 0, 0], m, bins);
   const res: DflResult = { loss: total };
   if (wantRows) {
     res.rowLoss = weighRows(plan, f.take(pRow, m, rowOut), 1);

@@ -65,7 +65,8 @@ export function sigmoidFocalLoss(rt: WasmRuntime, input: FocalInput, options?: F
   const pElem = f.floats(n * c, wantElems), pGrad = f.floats(n * c, grad);
   f.ready();
   fillCoef(plan, f.view(pCoef, n), false);
-  const total = rt.kernels.sigmoidFocal(pPred, pLabel, pCoef, pElemCoef, 0, pElem, pGrad, n, c, alpha, gamma);
+  const total = rt.run('sigmoidFocal', [pPred, pLabel, pCoef, pElemCoef, 0, pElem, pGrad, n, c, alpha, gamma],
+    [4 * c, 4, 4, 4 * c, 4, 4 * c, 4 * c, 'rows', 0, 0, 0], n, c);
   const res: FocalResult = { loss: total };
   if (wantElems) {
     res.elementLoss = weighRows(plan, f.take(pElem, n * c, elemOut), c);

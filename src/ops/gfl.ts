@@ -64,7 +64,8 @@ export function generalizedFocalLoss(rt: WasmRuntime, input: GflGeneralInput, op
   const pCoef = f.floats(n), pRow = f.floats(n, wantRows), pGl = f.floats(n, grad), pGr = f.floats(n, grad);
   f.ready();
   fillCoef(plan, f.view(pCoef, n), true);
-  const res: GflGeneralResult = { loss: rt.kernels.gflGeneral(pPl, pPr, pYl, pYr, pY, pCoef, pRow, pGl, pGr, n, beta) };
+  const loss = rt.run('gflGeneral', [pPl, pPr, pYl, pYr, pY, pCoef, pRow, pGl, pGr, n, beta], [4, 4, 4, 4, 4, 4, 4, 4, 4, 'rows', 0], n, 1);
+  const res: GflGeneralResult = { loss };
   if (wantRows) {
     res.rowLoss = weighRows(plan, f.take(pRow, n, rowOut), 1);
     if (plan.reduction === 'none') res.loss = sumOf(res.rowLoss);

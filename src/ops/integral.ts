@@ -40,9 +40,10 @@ export function integral(rt: WasmRuntime, input: IntegralInput, options: Integra
   const f = rt.frame();
   const pX = f.input(x);
   const pGy = gy ? f.input(gy) : 0;
-  const pY = f.floats(rows), pGx = f.floats(rows * bins, gy !== undefined), pScratch = f.floats(bins);
+  // without gradX the exponentials go to a scratch row per row, so that blocks of rows can run anywhere
+  const pY = f.floats(rows), pGx = f.floats(rows * bins, gy !== undefined), pScratch = f.floats(rows * bins, gy === undefined);
   f.ready();
-  rt.kernels.integral(pX, pY, pGy, pGx, pScratch, rows, bins);
+  rt.run('integral', [pX, pY, pGy, pGx, pScratch, rows, bins], [4 * bins, 4, 4, 4 * bins, 4 * bins, 'rows', 0], rows, bins);
   const res: IntegralResult = { y: f.take(pY, rows, yOut) };
   if (gy) res.gradX = f.take(pGx, rows * bins, gxOut);
   return res;

@@ -104,8 +104,10 @@ export function qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: Qfl
   f.ready();
   fillCoef(plan, f.view(pCoef, n), true);
   const total = activated
-    ? rt.kernels.qflProb(pPred, pLabel, pScore, 0, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta)
-    : rt.kernels.qflLogits(pPred, pLabel, pScore, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta);
+    ? rt.run('qflProb', [pPred, pLabel, pScore, 0, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta],
+      [4 * c, 4, 4, 0, 4, 4, 4 * c, 4 * c, 4, 'rows', 0, 0], n, c)
+    : rt.run('qflLogits', [pPred, pLabel, pScore, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta],
+      [4 * c, 4, 4, 4, 4, 4 * c, 4 * c, 4, 'rows', 0, 0], n, c);
   const res: QflResult = { loss: total };
   if (wantRows) {
     res.rowLoss = weighRows(plan, f.take(pRow, n, rowOut), 1);
@@ -146,8 +148,10 @@ export function qualityFocalLossDense(rt: WasmRuntime, input: QflDenseInput, opt
   f.ready();
   fillCoef(plan, f.view(pCoef, n), true);
   const total = activated
-    ? rt.kernels.qflProb(pPred, 0, 0, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta)
-    : rt.kernels.qflLogitsDense(pPred, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta);
+    ? rt.run('qflProb', [pPred, 0, 0, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta],
+      [4 * c, 0, 0, 4 * c, 4, 4, 4 * c, 4 * c, 4 * c, 'rows', 0, 0], n, c)
+    : rt.run('qflLogitsDense', [pPred, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta],
+      [4 * c, 4 * c, 4, 4, 4 * c, 4 * c, 4 * c, 'rows', 0, 0], n, c);
   const res: QflResult = { loss: total };
   if (wantRows) {
     res.rowLoss = weighRows(plan, f.take(pRow, n, rowOut), 1);

@@ -24,8 +24,27 @@ export interface KernelExports {
     rowLoss: number, gradLeft: number, gradRight: number, rows: number, beta: number): number;
 }
 
+export type KernelName = Exclude<keyof KernelExports, 'heapBase'>;
+
 const PAGE = 65536;
 const ALIGN = 16;
+
+/**
+ * How a kernel argument follows a split of the rows: a number is the bytes a row-indexed buffer advances per row
+ * (0: passed unchanged, as scalars and shared buffers are), 'rows' marks the row-count argument.
+ */
+export type ArgSplit = number | 'rows';
+
+/** Elements (rows × row width) per block: the unit of work and of summation. */
+const BLOCK_ELEMENTS = 32768;
+
+/**
+ * Rows per block for a given row width. It depends on the shape only, never on how many threads run the blocks,
+ * so the per-block partial sums, added in block order, give the same loss bit for bit on any number of threads.
+ */
+export function blockRows(rowWidth: number): number {
+  return Math.max(16, Math.floor(BLOCK_ELEMENTS / Math.max(1, rowWidth)));
+}
 
 export class WasmRuntime {
   readonly memory: WebAssembly.Memory;
@@ -56,6 +75,27 @@ export class WasmRuntime {
 
   frame(): Frame {
     return new Frame(this, this.base);
+  }
+
+  /**
+   * Runs a kernel over `rows` rows in fixed blocks of blockRows(rowWidth) rows and returns the sum of the blocks'
+   * results, added in block order. A 0 pointer (an output not wanted) stays 0.
+   */
+  run(kernel: KernelName, args: number[], split: ArgSplit[], rows: number, rowWidth: number): number {
+    const fn = this.kernels[kernel] as (...a: number[]) => number | undefined;
+    const step = blockRows(rowWidth);
+    const a = args.slice();
+    let total = 0;
+    for (let lo = 0; lo < rows; lo += step) {
+      const n = Math.min(step, rows - lo);
+      for (let i = 0; i < args.length; i++) {
+        const k = split[i];
+        a[i] = k === 'rows' ? n : k !== 0 && args[i] !== 0 ? args[i] + lo * k : args[i];
+      }
+      const v = fn(...a);
+      if (v !== undefined) total += v; // integral returns nothing; a NaN loss must propagate
+    }
+    return total;
   }
 
   /** Grows the memory so that [0, end) is addressable. */
