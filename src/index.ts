@@ -7,7 +7,7 @@
 import { getCapabilities, type Capabilities } from './capabilities.js';
 import { chooseBackend, availableBackends, type BackendName } from './backend.js';
 import { embeddedModule, moduleFrom } from './wasm/load.js';
-import { WasmRuntime } from './wasm/runtime.js';
+import { WasmRuntime, runOp } from './wasm/runtime.js';
 import { plainObject, knownKeys } from './validate.js';
 import { qualityFocalLoss, qualityFocalLossDense, type QflInput, type QflDenseInput, type QflOptions, type QflResult } from './ops/qfl.js';
 import { sigmoidFocalLoss, type FocalInput, type FocalOptions, type FocalResult } from './ops/focal.js';
@@ -58,35 +58,35 @@ export class Gfl {
   }
 
   /** Quality Focal Loss with (label, score) targets, on logits or (`activated`) probabilities. */
-  qualityFocalLossSync(input: QflInput, options?: QflOptions): QflResult { return qualityFocalLoss(this.rt, input, options); }
+  qualityFocalLossSync(input: QflInput, options?: QflOptions): QflResult { return runOp(this.rt, qualityFocalLoss(this.rt, input, options)); }
   async qualityFocalLoss(input: QflInput, options?: QflOptions): Promise<QflResult> { return this.qualityFocalLossSync(input, options); }
 
   /** Quality Focal Loss with a dense N × C soft target (`options.numClasses` required). */
-  qualityFocalLossDenseSync(input: QflDenseInput, options: QflOptions): QflResult { return qualityFocalLossDense(this.rt, input, options); }
+  qualityFocalLossDenseSync(input: QflDenseInput, options: QflOptions): QflResult { return runOp(this.rt, qualityFocalLossDense(this.rt, input, options)); }
   async qualityFocalLossDense(input: QflDenseInput, options: QflOptions): Promise<QflResult> { return this.qualityFocalLossDenseSync(input, options); }
 
   /** Sigmoid focal loss (α, γ). */
-  sigmoidFocalLossSync(input: FocalInput, options?: FocalOptions): FocalResult { return sigmoidFocalLoss(this.rt, input, options); }
+  sigmoidFocalLossSync(input: FocalInput, options?: FocalOptions): FocalResult { return runOp(this.rt, sigmoidFocalLoss(this.rt, input, options)); }
   async sigmoidFocalLoss(input: FocalInput, options?: FocalOptions): Promise<FocalResult> { return this.sigmoidFocalLossSync(input, options); }
 
   /** Distribution Focal Loss over `options.bins` bins. */
-  distributionFocalLossSync(input: DflInput, options: DflOptions): DflResult { return distributionFocalLoss(this.rt, input, options); }
+  distributionFocalLossSync(input: DflInput, options: DflOptions): DflResult { return runOp(this.rt, distributionFocalLoss(this.rt, input, options)); }
   async distributionFocalLoss(input: DflInput, options: DflOptions): Promise<DflResult> { return this.distributionFocalLossSync(input, options); }
 
   /** The paper's general GFL form for two values y_l < y_r. */
-  generalizedFocalLossSync(input: GflGeneralInput, options?: GflGeneralOptions): GflGeneralResult { return generalizedFocalLoss(this.rt, input, options); }
+  generalizedFocalLossSync(input: GflGeneralInput, options?: GflGeneralOptions): GflGeneralResult { return runOp(this.rt, generalizedFocalLoss(this.rt, input, options)); }
   async generalizedFocalLoss(input: GflGeneralInput, options?: GflGeneralOptions): Promise<GflGeneralResult> { return this.generalizedFocalLossSync(input, options); }
 
   /** Integral (softmax expectation per row) and, with `options.gradOutput`, its vector–Jacobian product. */
-  integralSync(input: IntegralInput, options: IntegralOptions): IntegralResult { return integral(this.rt, input, options); }
+  integralSync(input: IntegralInput, options: IntegralOptions): IntegralResult { return runOp(this.rt, integral(this.rt, input, options)); }
   async integral(input: IntegralInput, options: IntegralOptions): Promise<IntegralResult> { return this.integralSync(input, options); }
 
   /** GIoU loss (mmdetection; or the official GFocal "+1" convention). */
-  giouLossSync(input: BoxPairInput, options?: GiouOptions): BoxLossResult { return giouLoss(this.rt, input, options); }
+  giouLossSync(input: BoxPairInput, options?: GiouOptions): BoxLossResult { return runOp(this.rt, giouLoss(this.rt, input, options)); }
   async giouLoss(input: BoxPairInput, options?: GiouOptions): Promise<BoxLossResult> { return this.giouLossSync(input, options); }
 
   /** 1 − CIoU as ultralytics computes it. */
-  ciouLossSync(input: BoxPairInput, options?: CiouOptions): BoxLossResult { return ciouLoss(this.rt, input, options); }
+  ciouLossSync(input: BoxPairInput, options?: CiouOptions): BoxLossResult { return runOp(this.rt, ciouLoss(this.rt, input, options)); }
   async ciouLoss(input: BoxPairInput, options?: CiouOptions): Promise<BoxLossResult> { return this.ciouLossSync(input, options); }
 
   /** Releases nothing today (single-threaded backends hold no workers); kept so that code is ready for the pool. */

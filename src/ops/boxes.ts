@@ -3,7 +3,7 @@
 //   +1 on every width and height, eps added);
 //   CIoU, ultralytics 8.3 `bbox_iou(CIoU=True)` (eps 1e-7; α held constant in backward); loss = 1 − CIoU.
 import { GflInputError } from '../errors.js';
-import type { WasmRuntime } from '../wasm/runtime.js';
+import { kernelCall, type WasmRuntime, type Op, type KernelCall } from '../wasm/runtime.js';
 import { f32Array, finiteNumber, plainObject, knownKeys, rowsOf, bool, outArray, allFinite } from '../validate.js';
 import { planReduction, fillCoef, weighRows, sumOf, REDUCE_KEYS, type ReduceOptions } from './reduce.js';
 
@@ -58,7 +58,7 @@ function boxPairs(inp: Record<string, unknown>): { k: number; pred: Float32Array
   return { k, pred, target };
 }
 
-export function giouLoss(rt: WasmRuntime, input: BoxPairInput, options?: GiouOptions): BoxLossResult {
+export function* giouLoss(rt: WasmRuntime, input: BoxPairInput, options?: GiouOptions): Op<BoxLossResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
   knownKeys('options', o, [...BASE_KEYS, 'convention']);
@@ -67,27 +67,27 @@ export function giouLoss(rt: WasmRuntime, input: BoxPairInput, options?: GiouOpt
     throw new GflInputError('options.convention', `expected 'mmdet' or 'gfocal', got ${String(convention)}`);
   }
   const eps = o.eps === undefined ? 1e-6 : finiteNumber('options.eps', o.eps, { min: 0, minExclusive: true });
-  return runBoxes(rt, inp, o, (p, k) => rt.run('giou',
+  return yield* runBoxes(rt, inp, o, (p, k) => kernelCall('giou',
     [p.pred, p.target, p.coef, p.row, p.iou, p.giou, p.gradPred, p.gradTarget, k, eps, convention === 'gfocal' ? 1 : 0],
     [16, 16, 4, 4, 4, 4, 16, 16, 'rows', 0, 0], k, 4));
 }
 
-export function ciouLoss(rt: WasmRuntime, input: BoxPairInput, options?: CiouOptions): BoxLossResult {
+export function* ciouLoss(rt: WasmRuntime, input: BoxPairInput, options?: CiouOptions): Op<BoxLossResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
   knownKeys('options', o, [...BASE_KEYS, 'returnCiou']);
   const eps = o.eps === undefined ? 1e-7 : finiteNumber('options.eps', o.eps, { min: 0, minExclusive: true });
-  return runBoxes(rt, inp, o, (p, k) => rt.run('ciou',
+  return yield* runBoxes(rt, inp, o, (p, k) => kernelCall('ciou',
     [p.pred, p.target, p.coef, p.row, p.ciou, p.iou, p.giou, p.gradPred, p.gradTarget, k, eps],
     [16, 16, 4, 4, 4, 4, 4, 16, 16, 'rows', 0], k, 4));
 }
 
 interface BoxPtrs { pred: number; target: number; coef: number; row: number; iou: number; giou: number; ciou: number; gradPred: number; gradTarget: number }
 
-function runBoxes(
+function* runBoxes(
   rt: WasmRuntime, inp: Record<string, unknown>, o: Record<string, unknown>,
-  kernel: (p: BoxPtrs, k: number) => number,
-): BoxLossResult {
+  kernel: (p: BoxPtrs, k: number) => KernelCall,
+): Op<BoxLossResult> {
   const { k, pred, target } = boxPairs(inp);
   const grad = o.grad === undefined ? true : bool('options.grad', o.grad);
   const out = plainObject('options.out', o.out);
@@ -106,7 +106,7 @@ function runBoxes(
   };
   f.ready();
   fillCoef(plan, f.view(p.coef, k), true);
-  const res: BoxLossResult = { loss: kernel(p, k) };
+  const res: BoxLossResult = { loss: yield kernel(p, k) };
   if (wantRows) {
     res.rowLoss = weighRows(plan, f.take(p.row, k, rowOut), 1);
     if (plan.reduction === 'none') res.loss = sumOf(res.rowLoss);

@@ -3,7 +3,7 @@
 // Bins: this package counts bins. mmdetection's `reg_max` = bins − 1 (reg_max 16 → 17 bins, targets in [0, 16)),
 // ultralytics' `reg_max` = bins (reg_max 16 → 16 bins 0..15, targets clamped to [0, 14.99]).
 import { GflInputError } from '../errors.js';
-import type { WasmRuntime } from '../wasm/runtime.js';
+import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite } from '../validate.js';
 import { planReduction, fillCoef, weighRows, sumOf, REDUCE_KEYS, type ReduceOptions } from './reduce.js';
 
@@ -38,7 +38,7 @@ export interface DflResult {
 
 const KEYS = [...REDUCE_KEYS, 'bins', 'convention', 'grad', 'returnRowLoss', 'out'];
 
-export function distributionFocalLoss(rt: WasmRuntime, input: DflInput, options: DflOptions): DflResult {
+export function* distributionFocalLoss(rt: WasmRuntime, input: DflInput, options: DflOptions): Op<DflResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
   knownKeys('options', o, KEYS);
@@ -73,7 +73,7 @@ export function distributionFocalLoss(rt: WasmRuntime, input: DflInput, options:
   const pRow = f.floats(m, wantRows), pGrad = f.floats(m * bins, grad), pGradT = f.floats(m, grad);
   f.ready();
   fillCoef(plan, f.view(pCoef, m), true);
-  const total = rt.run('dfl', [pPred, pTarget, pCoef, pRow, pGrad, pGradT, m, bins, convention === 'ultralytics' ? 1 : 0],
+  const total = yield kernelCall('dfl', [pPred, pTarget, pCoef, pRow, pGrad, pGradT, m, bins, convention === 'ultralytics' ? 1 : 0],
     [4 * bins, 4, 4, 4, 4 * bins, 4, 'rows', 0, 0], m, bins);
   const res: DflResult = { loss: total };
   if (wantRows) {

@@ -1,7 +1,7 @@
 // Sigmoid focal loss: mmdetection v3.1 `FocalLoss(use_sigmoid=True)` (its CPU path, `py_sigmoid_focal_loss`).
 // The loss is per element (N × C); 'mean' divides by N·C; `weight` is per row.
 import { GflInputError } from '../errors.js';
-import type { WasmRuntime } from '../wasm/runtime.js';
+import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, i32Array, finiteNumber, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray } from '../validate.js';
 import { planReduction, fillCoef, weighRows, sumOf, REDUCE_KEYS, type ReduceOptions } from './reduce.js';
 
@@ -34,7 +34,7 @@ export interface FocalResult {
 
 const KEYS = [...REDUCE_KEYS, 'alpha', 'gamma', 'numClasses', 'grad', 'returnElementLoss', 'out'];
 
-export function sigmoidFocalLoss(rt: WasmRuntime, input: FocalInput, options?: FocalOptions): FocalResult {
+export function* sigmoidFocalLoss(rt: WasmRuntime, input: FocalInput, options?: FocalOptions): Op<FocalResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
   knownKeys('options', o, KEYS);
@@ -65,7 +65,7 @@ export function sigmoidFocalLoss(rt: WasmRuntime, input: FocalInput, options?: F
   const pElem = f.floats(n * c, wantElems), pGrad = f.floats(n * c, grad);
   f.ready();
   fillCoef(plan, f.view(pCoef, n), false);
-  const total = rt.run('sigmoidFocal', [pPred, pLabel, pCoef, pElemCoef, 0, pElem, pGrad, n, c, alpha, gamma],
+  const total = yield kernelCall('sigmoidFocal', [pPred, pLabel, pCoef, pElemCoef, 0, pElem, pGrad, n, c, alpha, gamma],
     [4 * c, 4, 4, 4 * c, 4, 4 * c, 4 * c, 'rows', 0, 0, 0], n, c);
   const res: FocalResult = { loss: total };
   if (wantElems) {

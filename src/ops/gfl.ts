@@ -2,7 +2,7 @@
 // y_l < y_r predicted with probabilities p_l, p_r: L = −|y − (y_l p_l + y_r p_r)|^β·((y_r − y)·log p_l + (y − y_l)·log p_r).
 // QFL and DFL are its special cases; this function exposes the form itself, for research and for checking both.
 import { GflInputError } from '../errors.js';
-import type { WasmRuntime } from '../wasm/runtime.js';
+import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, finiteNumber, plainObject, knownKeys, bool, outArray, allInRange } from '../validate.js';
 import { planReduction, fillCoef, weighRows, sumOf, REDUCE_KEYS, type ReduceOptions } from './reduce.js';
 
@@ -32,7 +32,7 @@ export interface GflGeneralResult {
   gradProbRight?: Float32Array;
 }
 
-export function generalizedFocalLoss(rt: WasmRuntime, input: GflGeneralInput, options?: GflGeneralOptions): GflGeneralResult {
+export function* generalizedFocalLoss(rt: WasmRuntime, input: GflGeneralInput, options?: GflGeneralOptions): Op<GflGeneralResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
   knownKeys('options', o, [...REDUCE_KEYS, 'beta', 'grad', 'returnRowLoss', 'out']);
@@ -64,7 +64,7 @@ export function generalizedFocalLoss(rt: WasmRuntime, input: GflGeneralInput, op
   const pCoef = f.floats(n), pRow = f.floats(n, wantRows), pGl = f.floats(n, grad), pGr = f.floats(n, grad);
   f.ready();
   fillCoef(plan, f.view(pCoef, n), true);
-  const loss = rt.run('gflGeneral', [pPl, pPr, pYl, pYr, pY, pCoef, pRow, pGl, pGr, n, beta], [4, 4, 4, 4, 4, 4, 4, 4, 4, 'rows', 0], n, 1);
+  const loss = yield kernelCall('gflGeneral', [pPl, pPr, pYl, pYr, pY, pCoef, pRow, pGl, pGr, n, beta], [4, 4, 4, 4, 4, 4, 4, 4, 4, 'rows', 0], n, 1);
   const res: GflGeneralResult = { loss };
   if (wantRows) {
     res.rowLoss = weighRows(plan, f.take(pRow, n, rowOut), 1);

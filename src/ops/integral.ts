@@ -2,7 +2,7 @@
 // module), and its vector–Jacobian product. One row per box side: mmdetection's bbox_pred (N, 4·(reg_max+1)) is
 // N·4 rows of reg_max + 1 bins.
 import { GflInputError } from '../errors.js';
-import type { WasmRuntime } from '../wasm/runtime.js';
+import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, plainObject, knownKeys, positiveInt, rowsOf, outArray } from '../validate.js';
 
 export interface IntegralInput {
@@ -24,7 +24,7 @@ export interface IntegralResult {
   gradX?: Float32Array;
 }
 
-export function integral(rt: WasmRuntime, input: IntegralInput, options: IntegralOptions): IntegralResult {
+export function* integral(rt: WasmRuntime, input: IntegralInput, options: IntegralOptions): Op<IntegralResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
   knownKeys('options', o, ['bins', 'gradOutput', 'out']);
@@ -43,7 +43,7 @@ export function integral(rt: WasmRuntime, input: IntegralInput, options: Integra
   // without gradX the exponentials go to a scratch row per row, so that blocks of rows can run anywhere
   const pY = f.floats(rows), pGx = f.floats(rows * bins, gy !== undefined), pScratch = f.floats(rows * bins, gy === undefined);
   f.ready();
-  rt.run('integral', [pX, pY, pGy, pGx, pScratch, rows, bins], [4 * bins, 4, 4, 4 * bins, 4 * bins, 'rows', 0], rows, bins);
+  yield kernelCall('integral', [pX, pY, pGy, pGx, pScratch, rows, bins], [4 * bins, 4, 4, 4 * bins, 4 * bins, 'rows', 0], rows, bins);
   const res: IntegralResult = { y: f.take(pY, rows, yOut) };
   if (gy) res.gradX = f.take(pGx, rows * bins, gxOut);
   return res;

@@ -1,7 +1,7 @@
 // Quality Focal Loss: mmdetection v3.1 `quality_focal_loss` (logits), `quality_focal_loss_with_prob`
 // (`activated: true`) and `quality_focal_loss_tensor_target` (dense soft targets).
 import { GflInputError } from '../errors.js';
-import type { WasmRuntime } from '../wasm/runtime.js';
+import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, i32Array, finiteNumber, plainObject, knownKeys, positiveInt, allInRange, rowsOf, bool, outArray } from '../validate.js';
 import { planReduction, fillCoef, weighRows, sumOf, REDUCE_KEYS, type ReduceOptions } from './reduce.js';
 
@@ -63,7 +63,7 @@ function commonOptions(o: Record<string, unknown>) {
   return { beta, activated, grad, out };
 }
 
-export function qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: QflOptions): QflResult {
+export function* qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: QflOptions): Op<QflResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
   const { beta, activated, grad, out } = commonOptions(o);
@@ -104,9 +104,9 @@ export function qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: Qfl
   f.ready();
   fillCoef(plan, f.view(pCoef, n), true);
   const total = activated
-    ? rt.run('qflProb', [pPred, pLabel, pScore, 0, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta],
+    ? yield kernelCall('qflProb', [pPred, pLabel, pScore, 0, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta],
       [4 * c, 4, 4, 0, 4, 4, 4 * c, 4 * c, 4, 'rows', 0, 0], n, c)
-    : rt.run('qflLogits', [pPred, pLabel, pScore, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta],
+    : yield kernelCall('qflLogits', [pPred, pLabel, pScore, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta],
       [4 * c, 4, 4, 4, 4, 4 * c, 4 * c, 4, 'rows', 0, 0], n, c);
   const res: QflResult = { loss: total };
   if (wantRows) {
@@ -121,7 +121,7 @@ export function qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: Qfl
   return res;
 }
 
-export function qualityFocalLossDense(rt: WasmRuntime, input: QflDenseInput, options?: QflOptions): QflResult {
+export function* qualityFocalLossDense(rt: WasmRuntime, input: QflDenseInput, options?: QflOptions): Op<QflResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
   const { beta, activated, grad, out } = commonOptions(o);
@@ -148,9 +148,9 @@ export function qualityFocalLossDense(rt: WasmRuntime, input: QflDenseInput, opt
   f.ready();
   fillCoef(plan, f.view(pCoef, n), true);
   const total = activated
-    ? rt.run('qflProb', [pPred, 0, 0, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta],
+    ? yield kernelCall('qflProb', [pPred, 0, 0, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta],
       [4 * c, 0, 0, 4 * c, 4, 4, 4 * c, 4 * c, 4 * c, 'rows', 0, 0], n, c)
-    : rt.run('qflLogitsDense', [pPred, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta],
+    : yield kernelCall('qflLogitsDense', [pPred, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta],
       [4 * c, 4 * c, 4, 4, 4 * c, 4 * c, 4 * c, 'rows', 0, 0], n, c);
   const res: QflResult = { loss: total };
   if (wantRows) {

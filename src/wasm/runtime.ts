@@ -46,6 +46,46 @@ export function blockRows(rowWidth: number): number {
   return Math.max(16, Math.floor(BLOCK_ELEMENTS / Math.max(1, rowWidth)));
 }
 
+/** One kernel invocation over `rows` rows, described so that it can be cut into blocks and run anywhere. */
+export interface KernelCall {
+  kernel: KernelName;
+  args: number[];
+  /** per argument: bytes per row for row-indexed buffers, 0 for anything passed unchanged, 'rows' for the row count */
+  split: ArgSplit[];
+  rows: number;
+  /** elements per row (sets the block size) */
+  rowWidth: number;
+}
+
+export function kernelCall(kernel: KernelName, args: number[], split: ArgSplit[], rows: number, rowWidth: number): KernelCall {
+  return { kernel, args, split, rows, rowWidth };
+}
+
+export function blockCount(call: KernelCall): number {
+  return Math.ceil(call.rows / blockRows(call.rowWidth));
+}
+
+/** The arguments of block b of a call: row-indexed pointers advanced to the block's first row, its row count. */
+export function blockArgs(call: KernelCall, b: number): number[] {
+  const step = blockRows(call.rowWidth);
+  const lo = b * step;
+  const n = Math.min(step, call.rows - lo);
+  return call.args.map((v, i) => {
+    const k = call.split[i];
+    return k === 'rows' ? n : k !== 0 && v !== 0 ? v + lo * k : v;
+  });
+}
+
+/** An op: validates and stages its inputs, yields kernel calls (each answered with its summed result), returns its result. */
+export type Op<R> = Generator<KernelCall, R, number>;
+
+/** Drives an op on the calling thread. */
+export function runOp<R>(rt: WasmRuntime, op: Op<R>): R {
+  let step = op.next();
+  while (!step.done) step = op.next(rt.run(step.value));
+  return step.value;
+}
+
 export class WasmRuntime {
   readonly memory: WebAssembly.Memory;
   readonly kernels: KernelExports;
@@ -78,21 +118,14 @@ export class WasmRuntime {
   }
 
   /**
-   * Runs a kernel over `rows` rows in fixed blocks of blockRows(rowWidth) rows and returns the sum of the blocks'
+   * Runs a kernel over its rows in fixed blocks of blockRows(rowWidth) rows and returns the sum of the blocks'
    * results, added in block order. A 0 pointer (an output not wanted) stays 0.
    */
-  run(kernel: KernelName, args: number[], split: ArgSplit[], rows: number, rowWidth: number): number {
-    const fn = this.kernels[kernel] as (...a: number[]) => number | undefined;
-    const step = blockRows(rowWidth);
-    const a = args.slice();
+  run(call: KernelCall): number {
+    const fn = this.kernels[call.kernel] as (...a: number[]) => number | undefined;
     let total = 0;
-    for (let lo = 0; lo < rows; lo += step) {
-      const n = Math.min(step, rows - lo);
-      for (let i = 0; i < args.length; i++) {
-        const k = split[i];
-        a[i] = k === 'rows' ? n : k !== 0 && args[i] !== 0 ? args[i] + lo * k : args[i];
-      }
-      const v = fn(...a);
+    for (let b = 0, blocks = blockCount(call); b < blocks; b++) {
+      const v = fn(...blockArgs(call, b));
       if (v !== undefined) total += v; // integral returns nothing; a NaN loss must propagate
     }
     return total;
