@@ -7,7 +7,7 @@
 import { getCapabilities, type Capabilities } from './capabilities.js';
 import { chooseBackend, availableBackends, type BackendName } from './backend.js';
 import { embeddedModule, moduleFrom } from './wasm/load.js';
-import { WasmRuntime, runOp } from './wasm/runtime.js';
+import { WasmRuntime, runOp, type Op } from './wasm/runtime.js';
 import { plainObject, knownKeys } from './validate.js';
 import { qualityFocalLoss, qualityFocalLossDense, type QflInput, type QflDenseInput, type QflOptions, type QflResult } from './ops/qfl.js';
 import { sigmoidFocalLoss, type FocalInput, type FocalOptions, type FocalResult } from './ops/focal.js';
@@ -59,35 +59,43 @@ export class Gfl {
 
   /** Quality Focal Loss with (label, score) targets, on logits or (`activated`) probabilities. */
   qualityFocalLossSync(input: QflInput, options?: QflOptions): QflResult { return runOp(this.rt, qualityFocalLoss(this.rt, input, options)); }
-  async qualityFocalLoss(input: QflInput, options?: QflOptions): Promise<QflResult> { return this.qualityFocalLossSync(input, options); }
+  qualityFocalLoss(input: QflInput, options?: QflOptions): Promise<QflResult> { return this.runAsync(qualityFocalLoss(this.rt, input, options)); }
 
   /** Quality Focal Loss with a dense N × C soft target (`options.numClasses` required). */
   qualityFocalLossDenseSync(input: QflDenseInput, options: QflOptions): QflResult { return runOp(this.rt, qualityFocalLossDense(this.rt, input, options)); }
-  async qualityFocalLossDense(input: QflDenseInput, options: QflOptions): Promise<QflResult> { return this.qualityFocalLossDenseSync(input, options); }
+  qualityFocalLossDense(input: QflDenseInput, options: QflOptions): Promise<QflResult> { return this.runAsync(qualityFocalLossDense(this.rt, input, options)); }
 
   /** Sigmoid focal loss (α, γ). */
   sigmoidFocalLossSync(input: FocalInput, options?: FocalOptions): FocalResult { return runOp(this.rt, sigmoidFocalLoss(this.rt, input, options)); }
-  async sigmoidFocalLoss(input: FocalInput, options?: FocalOptions): Promise<FocalResult> { return this.sigmoidFocalLossSync(input, options); }
+  sigmoidFocalLoss(input: FocalInput, options?: FocalOptions): Promise<FocalResult> { return this.runAsync(sigmoidFocalLoss(this.rt, input, options)); }
 
   /** Distribution Focal Loss over `options.bins` bins. */
   distributionFocalLossSync(input: DflInput, options: DflOptions): DflResult { return runOp(this.rt, distributionFocalLoss(this.rt, input, options)); }
-  async distributionFocalLoss(input: DflInput, options: DflOptions): Promise<DflResult> { return this.distributionFocalLossSync(input, options); }
+  distributionFocalLoss(input: DflInput, options: DflOptions): Promise<DflResult> { return this.runAsync(distributionFocalLoss(this.rt, input, options)); }
 
   /** The paper's general GFL form for two values y_l < y_r. */
   generalizedFocalLossSync(input: GflGeneralInput, options?: GflGeneralOptions): GflGeneralResult { return runOp(this.rt, generalizedFocalLoss(this.rt, input, options)); }
-  async generalizedFocalLoss(input: GflGeneralInput, options?: GflGeneralOptions): Promise<GflGeneralResult> { return this.generalizedFocalLossSync(input, options); }
+  generalizedFocalLoss(input: GflGeneralInput, options?: GflGeneralOptions): Promise<GflGeneralResult> { return this.runAsync(generalizedFocalLoss(this.rt, input, options)); }
 
   /** Integral (softmax expectation per row) and, with `options.gradOutput`, its vector–Jacobian product. */
   integralSync(input: IntegralInput, options: IntegralOptions): IntegralResult { return runOp(this.rt, integral(this.rt, input, options)); }
-  async integral(input: IntegralInput, options: IntegralOptions): Promise<IntegralResult> { return this.integralSync(input, options); }
+  integral(input: IntegralInput, options: IntegralOptions): Promise<IntegralResult> { return this.runAsync(integral(this.rt, input, options)); }
 
   /** GIoU loss (mmdetection; or the official GFocal "+1" convention). */
   giouLossSync(input: BoxPairInput, options?: GiouOptions): BoxLossResult { return runOp(this.rt, giouLoss(this.rt, input, options)); }
-  async giouLoss(input: BoxPairInput, options?: GiouOptions): Promise<BoxLossResult> { return this.giouLossSync(input, options); }
+  giouLoss(input: BoxPairInput, options?: GiouOptions): Promise<BoxLossResult> { return this.runAsync(giouLoss(this.rt, input, options)); }
 
   /** 1 − CIoU as ultralytics computes it. */
   ciouLossSync(input: BoxPairInput, options?: CiouOptions): BoxLossResult { return runOp(this.rt, ciouLoss(this.rt, input, options)); }
-  async ciouLoss(input: BoxPairInput, options?: CiouOptions): Promise<BoxLossResult> { return this.ciouLossSync(input, options); }
+  ciouLoss(input: BoxPairInput, options?: CiouOptions): Promise<BoxLossResult> { return this.runAsync(ciouLoss(this.rt, input, options)); }
+
+  /**
+   * The one asynchronous driver: every async method goes through here. On the single-thread backends it runs the op
+   * on the calling thread.
+   */
+  private async runAsync<R>(op: Op<R>): Promise<R> {
+    return runOp(this.rt, op);
+  }
 
   /** Releases nothing today (single-threaded backends hold no workers); kept so that code is ready for the pool. */
   dispose(): void {}
