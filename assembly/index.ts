@@ -8,6 +8,8 @@ export { integral } from "./integral";
 export { giou } from "./giou";
 export { ciou } from "./ciou";
 export { gflGeneral } from "./gfl";
+export { gflHeadWeights, gflHeadPositives } from "./gfl-head";
+export { yoloV8Positives } from "./yolo";
 
 /** First byte above the module's own static area: JavaScript carves its buffers from here up. */
 export function heapBase(): usize {

@@ -342,6 +342,76 @@ function giouOfficial(g: Gfl, c: GoldenCase): CaseResult {
   };
 }
 
+/** mmdetection GFLHead.loss_by_feat: one run per objective (the loss weights of the other terms set to 0). */
+function gflHead(g: Gfl, c: GoldenCase): CaseResult {
+  const p = c.params;
+  const lw = (p.loss_weights ?? {}) as Record<string, number>;
+  const weights = { cls: num(lw.qfl, 1), bbox: num(lw.giou, 2), dfl: num(lw.dfl, 0.25) };
+  const input = {
+    clsScore: f32(c.inputs.cls_score), bboxPred: f32(c.inputs.bbox_pred), anchors: f32(c.inputs.anchors),
+    stride: f32(c.inputs.stride), labels: i32(c.inputs.labels), labelWeights: f32(c.inputs.label_weights),
+    bboxTargets: f32(c.inputs.bbox_targets),
+  };
+  const base = {
+    numClasses: num(p.num_classes, c.inputs.cls_score.shape[1]), bins: num(p.reg_max, 16) + 1, beta: num(p.qfl_beta, 2),
+    numImages: num(p.batch_size, 1), levels: p.level_shapes_HW as Array<[number, number]>,
+    ...(p.qfl_avg_factor !== undefined ? { avgFactor: num(p.qfl_avg_factor) } : {}),
+  };
+  const r = g.gflHeadLossSync(input, { ...base, lossWeight: weights, returnPerLevel: true, returnIntermediates: true });
+  const it = r.intermediates!, pl = r.perLevel!;
+  const res: CaseResult = {
+    outputs: {
+      loss_cls: scalar(r.lossCls), loss_bbox: scalar(r.lossBbox), loss_dfl: scalar(r.lossDfl), loss_total: scalar(r.loss),
+      loss_cls_per_level: Float32Array.from(pl.lossCls), loss_bbox_per_level: Float32Array.from(pl.lossBbox),
+      loss_dfl_per_level: Float32Array.from(pl.lossDfl),
+      qfl_score_target: it.qflScoreTarget, pos_inds: Float32Array.from(it.posInds), weight_targets: it.weightTargets,
+      bbox_avg_factor: scalar(it.bboxAvgFactor), pos_decoded_pred_boxes: it.posDecodedPredBoxes,
+      pos_decoded_target_boxes: it.posDecodedTargetBoxes, dfl_target_corners: it.dflTargetCorners,
+    },
+    grads: { loss_total: { cls_score: r.gradClsScore!, bbox_pred: r.gradBboxPred! } },
+  };
+  const only = { loss_cls: 'cls', loss_bbox: 'bbox', loss_dfl: 'dfl' } as const;
+  for (const [obj, key] of Object.entries(only)) {
+    if (!c.grads[obj]) continue;
+    const w = { cls: 0, bbox: 0, dfl: 0, [key]: weights[key] };
+    const o = g.gflHeadLossSync(input, { ...base, lossWeight: w });
+    res.grads[obj] = { cls_score: o.gradClsScore!, bbox_pred: o.gradBboxPred! };
+  }
+  return res;
+}
+
+/** ultralytics v8DetectionLoss.__call__ with the assignment given: one run per objective (other gains 0). */
+function yoloV8(g: Gfl, c: GoldenCase): CaseResult {
+  const p = c.params;
+  const gn = (p.gains ?? {}) as Record<string, number>;
+  const gains = { box: num(gn.box, 7.5), cls: num(gn.cls, 0.5), dfl: num(gn.dfl, 1.5) };
+  const input = {
+    predScores: f32(c.inputs.pred_scores), predDistri: f32(c.inputs.pred_distri), targetBboxes: f32(c.inputs.target_bboxes),
+    targetScores: f32(c.inputs.target_scores), fgMask: Uint8Array.from(decodeTensor(c.inputs.fg_mask)),
+  };
+  const base = {
+    levels: p.level_shapes_HW as Array<[number, number]>, strides: p.strides as number[],
+    batchSize: num(p.batch_size, c.inputs.pred_scores.shape[0]), bins: num(p.reg_max, 16),
+  };
+  const r = g.yoloV8LossSync(input, { ...base, gains, returnIntermediates: true });
+  const it = r.intermediates!;
+  const res: CaseResult = {
+    outputs: {
+      loss_scaled: Float32Array.of(r.lossBox, r.lossCls, r.lossDfl), loss_items: Float32Array.from(r.lossItems),
+      loss_total: scalar(r.loss), target_scores_sum: scalar(r.targetScoresSum), anchor_points: it.anchorPoints,
+      stride_tensor: it.strideTensor, pred_bboxes_grid: it.predBboxes, fg_ciou: it.fgCiou, fg_dfl: it.fgDfl,
+      fg_dfl_target_ltrb: it.fgDflTarget,
+    },
+    grads: { loss_total: { pred_scores: r.gradPredScores!, pred_distri: r.gradPredDistri! } },
+  };
+  for (const key of ['box', 'cls', 'dfl'] as const) {
+    if (!c.grads[key]) continue;
+    const o = g.yoloV8LossSync(input, { ...base, gains: { box: 0, cls: 0, dfl: 0, [key]: gains[key] } });
+    res.grads[key] = { pred_scores: o.gradPredScores!, pred_distri: o.gradPredDistri! };
+  }
+  return res;
+}
+
 const RUNNERS: Record<string, Runner> = {
   'mmdet.quality_focal_loss': (g, c) => qflLabelForm(g, c, c.params.activated === true),
   'mmdet.quality_focal_loss_with_prob': (g, c) => qflLabelForm(g, c, true),
@@ -355,13 +425,12 @@ const RUNNERS: Record<string, Runner> = {
   'ultralytics.utils.metrics.bbox_iou(CIoU=True)': ciouUltralytics,
   'implus/GFocal quality_focal_loss': qflOfficial,
   'implus/GFocal giou_loss + GFLHead.iou_target': giouOfficial,
+  'mmdet.GFLHead.loss_by_feat': gflHead,
+  'ultralytics.utils.loss.v8DetectionLoss': yoloV8,
 };
 
-/** Ops that belong to later work (the head-level losses). */
-const NOT_YET: Record<string, string> = {
-  'mmdet.GFLHead.loss_by_feat': 'the GFL head loss is not implemented yet',
-  'ultralytics.utils.loss.v8DetectionLoss': 'the YOLOv8 detection loss is not implemented yet',
-};
+/** Ops that belong to later work. */
+const NOT_YET: Record<string, string> = {};
 
 export const SUPPORTED_OPS: readonly string[] = Object.keys(RUNNERS);
 

@@ -15,6 +15,8 @@ import { distributionFocalLoss, type DflInput, type DflOptions, type DflResult }
 import { integral, type IntegralInput, type IntegralOptions, type IntegralResult } from './ops/integral.js';
 import { giouLoss, ciouLoss, type BoxPairInput, type GiouOptions, type CiouOptions, type BoxLossResult } from './ops/boxes.js';
 import { generalizedFocalLoss, type GflGeneralInput, type GflGeneralOptions, type GflGeneralResult } from './ops/gfl.js';
+import { gflHeadLoss, type GflHeadInput, type GflHeadOptions, type GflHeadResult, type GflHeadIntermediates } from './ops/gfl-head.js';
+import { yoloV8Loss, type YoloV8Input, type YoloV8Options, type YoloV8Result, type YoloV8Intermediates } from './ops/yolo.js';
 
 export { GflInputError } from './errors.js';
 export { getCapabilities, availableBackends };
@@ -27,6 +29,7 @@ export type {
   IntegralInput, IntegralOptions, IntegralResult, BoxPairInput, GiouOptions, CiouOptions, BoxLossResult,
   GflGeneralInput, GflGeneralOptions, GflGeneralResult,
 };
+export type { GflHeadInput, GflHeadOptions, GflHeadResult, GflHeadIntermediates, YoloV8Input, YoloV8Options, YoloV8Result, YoloV8Intermediates };
 
 export interface CreateGflOptions {
   /** 'auto' (default: SIMD when supported), 'wasm-simd' or 'wasm-scalar'. */
@@ -88,6 +91,14 @@ export class Gfl {
   /** 1 − CIoU as ultralytics computes it. */
   ciouLossSync(input: BoxPairInput, options?: CiouOptions): BoxLossResult { return runOp(this.rt, ciouLoss(this.rt, input, options)); }
   ciouLoss(input: BoxPairInput, options?: CiouOptions): Promise<BoxLossResult> { return this.runAsync(ciouLoss(this.rt, input, options)); }
+
+  /** The whole GFL head loss (mmdetection GFLHead.loss_by_feat) given the assignment: losses and both head gradients. */
+  gflHeadLossSync(input: GflHeadInput, options?: GflHeadOptions): GflHeadResult { return runOp(this.rt, gflHeadLoss(this.rt, input, options)); }
+  gflHeadLoss(input: GflHeadInput, options?: GflHeadOptions): Promise<GflHeadResult> { return this.runAsync(gflHeadLoss(this.rt, input, options)); }
+
+  /** The YOLOv8 detection loss (ultralytics v8DetectionLoss) given the assignment: losses and both head gradients. */
+  yoloV8LossSync(input: YoloV8Input, options?: YoloV8Options): YoloV8Result { return runOp(this.rt, yoloV8Loss(this.rt, input, options)); }
+  yoloV8Loss(input: YoloV8Input, options?: YoloV8Options): Promise<YoloV8Result> { return this.runAsync(yoloV8Loss(this.rt, input, options)); }
 
   /**
    * The one asynchronous driver: every async method goes through here. On the single-thread backends it runs the op

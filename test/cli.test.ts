@@ -28,11 +28,18 @@ describe('gfloss conformance', () => {
   });
 
   it('reports an op it cannot run by name, with a non-zero exit', () => {
+    // every public op runs now: an unknown op stands in for one that cannot
+    const c = JSON.parse(readFileSync(join(GOLDEN_DIR, 'qfl_beta2_N12_C4_s102.json'), 'utf8'));
+    c.op = 'mmdet.NoSuchLoss';
+    c.name = 'unknown_op';
+    const dir = mkdtempSync(join(tmpdir(), 'gfloss-'));
+    const file = join(dir, 'unknown_op.json');
+    writeFileSync(file, JSON.stringify(c));
     const out = mkdtempSync(join(tmpdir(), 'gfloss-'));
-    const r = cli(['conformance', join(GOLDEN_DIR, 'gfl_head_B2_C5_r16_N40_s113.json.gz'), '--out', out]);
+    const r = cli(['conformance', file, '--out', out]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/mmdet\.GFLHead\.loss_by_feat/);
-    expect(existsSync(join(out, 'gfl_head_B2_C5_r16_N40_s113.json'))).toBe(false);
+    expect(r.stderr).toMatch(/mmdet\.NoSuchLoss/);
+    expect(existsSync(join(out, 'unknown_op.json'))).toBe(false);
   });
 
   it('fails --check when a value is off', () => {

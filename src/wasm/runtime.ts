@@ -22,6 +22,31 @@ export interface KernelExports {
     grad1: number, grad2: number, rows: number, eps: number): number;
   gflGeneral(probLeft: number, probRight: number, yLeft: number, yRight: number, y: number, coef: number,
     rowLoss: number, gradLeft: number, gradRight: number, rows: number, beta: number): number;
+  gflHeadWeights(cls: number, idx: number, w: number, rows: number, cols: number): number;
+  gflHeadPositives(pred: number, anchor: number, stride: number, target: number, w: number, grad: number,
+    predBox: number, targetBox: number, corners: number, iou: number, boxLoss: number, dflLoss: number,
+    scratch: number, rows: number, bins: number, boxCoef: number, dflCoef: number, eps: number): number;
+  yoloV8Positives(pred: number, point: number, stride: number, target: number, w: number, grad: number,
+    predBox: number, corners: number, ciou: number, dfl: number,
+    scratch: number, rows: number, bins: number, boxCoef: number, dflCoef: number, eps: number): number;
+  // assignment, decode and NMS (one image per call; rows = 1)
+  atssAssign(anchors: number, n: number, levels: number, numLevels: number, gts: number, g: number, topk: number,
+    overlaps: number, distances: number, candidate: number, positive: number, stats: number,
+    cand: number, candD: number, assigned: number, maxOverlaps: number): number;
+  talAssign(scores: number, pred: number, points: number, labels: number, gts: number, maskGt: number, a: number,
+    m: number, nc: number, topk: number, alpha: number, beta: number, eps: number,
+    overlaps: number, align: number, inGts: number, posBefore: number, pos: number, top: number, topV: number,
+    targetLabels: number, targetGtIdx: number, fg: number, targetBoxes: number, targetScores: number, norm: number): number;
+  nms(boxes: number, scores: number, labels: number, n: number, mode: number, scale: number, iouThr: number,
+    sameLabelOnly: number, maxCandidates: number, maxKeep: number, boxesForNms: number, order: number, tmp: number,
+    suppressed: number, keep: number): number;
+  gflLevelTopk(logits: number, n: number, c: number, thr: number, logitFloor: number, nmsPre: number,
+    candFlat: number, candScore: number, order: number, tmp: number, outFlat: number, outScore: number): number;
+  gflDecode(reg: number, bins: number, anchors: number, rows: number, k: number, stride: number, clamp: number,
+    maxW: number, maxH: number, out: number): void;
+  yoloDecode(x: number, a: number, regMax: number, nc: number, points: number, strides: number, pred: number): void;
+  yoloCandidates(pred: number, a: number, nc: number, conf: number, multiLabel: number, boxes: number, scores: number,
+    cls: number, anchor: number): number;
 }
 
 export type KernelName = Exclude<keyof KernelExports, 'heapBase'>;

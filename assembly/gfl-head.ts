@@ -1,0 +1,207 @@
+// The positives of a dense detection head, fused: Integral → decode → box loss → DFL, with the gradient chained back
+// through the decode and the Integral's vector–Jacobian product into the box-distribution logits, in one pass per
+// positive. Two heads share the per-side pieces here:
+//   mmdetection v3.1 GFLHead.loss_by_feat (gflHeadPositives: GIoU, eps 1e-6 via max; DFL targets clamped to
+//     [0, bins − 1 − 0.1]; IoU target = bbox_overlaps of the decoded box, returned for the QFL pass)
+//   ultralytics 8.3 v8DetectionLoss (yoloV8Positives in yolo.ts: CIoU; DFL targets clamped to [0, bins − 1 − 0.01],
+//     wr = 1 − wl)
+// The classification pass (QFL / BCE over every logit) is the QFL kernel, run separately by the caller.
+//
+// Inputs are compact: one row per positive, gathered by the caller, so this pass touches nothing but the positives
+// (at b8, 3,400 rows of 68 logits instead of 67,200). Outputs are compact too; the caller scatters them.
+// Per positive k, with the row's side logits z_s (s = left, top, right, bottom), p_s = softmax(z_s), ŷ_s = Σ_j j·p_sj:
+//   decoded box = (cx − ŷ_l, cy − ŷ_t, cx + ŷ_r, cy + ŷ_b)
+//   ∂/∂z_sj = cD·((wl + wr)·p_sj − wl·[j = l] − wr·[j = r]) + gŷ_s·p_sj·(j − ŷ_s)
+// where cD is the DFL coefficient of the row and gŷ_s the box-loss gradient of the decoded coordinate, signed by
+// the decode (−, −, +, +). ŷ, the sums and j − ŷ are float64, as in integral.ts: a peaked distribution puts ŷ within
+// a few ulp of a bin, and float32 cancellation in j − ŷ would cost the gradient its digits.
+//
+// `scratch` holds 8 f64 per positive (ŷ and logsumexp of each side); it is row-indexed so that blocks of rows can run
+// on different threads without sharing it.
+
+import { exp1, sigmoid1, logPositive1, maxShare, minShare } from "./math";
+import { rowMax, rowExpSum } from "./softmax";
+
+/**
+ * Softmax of one side's `bins` logits at z: writes the normalised probabilities to p, and ŷ and logsumexp(z) to
+ * the f64 slots sy and sl.
+ */
+// @ts-ignore: decorator
+@inline export function sideSoftmax(z: usize, p: usize, bins: i32, sy: usize, sl: usize): void {
+  const m = rowMax(z, bins);
+  rowExpSum(z, bins, m, p);
+  let s: f64 = 0, d: f64 = 0;
+  for (let j = 0; j < bins; j++) {
+    const v = <f64>load<f32>(p + (<usize>j << 2));
+    s += v;
+    d += <f64>j * v;
+  }
+  const inv = 1.0 / s;
+  for (let j = 0; j < bins; j++) {
+    const q = p + (<usize>j << 2);
+    store<f32>(q, <f32>(<f64>load<f32>(q) * inv));
+  }
+  store<f64>(sy, d / s);
+  store<f64>(sl, <f64>(m + logPositive1(<f32>s)));
+}
+
+/**
+ * DFL of one side for target t (already clamped by the caller) from its logits z and logsumexp lse;
+ * `ultra` selects wr = 1 − wl (ultralytics DFLoss) instead of wr = t − l (mmdetection).
+ */
+// @ts-ignore: decorator
+@inline export function sideDfl(z: usize, lse: f32, t: f32, ultra: bool): f32 {
+  const l = <i32>t;
+  const wl = <f32>(l + 1) - t;
+  const wr: f32 = ultra ? <f32>1.0 - wl : t - <f32>l;
+  return wl * (lse - load<f32>(z + (<usize>l << 2))) + wr * (lse - load<f32>(z + (<usize>(l + 1) << 2)));
+}
+
+/**
+ * Turns the probabilities p of one side (in place) into its gradient: DFL with coefficient cD toward target t, plus
+ * the Integral VJP of the upstream gradient gy of ŷ.
+ */
+// @ts-ignore: decorator
+@inline export function sideGrad(p: usize, bins: i32, t: f32, ultra: bool, cD: f32, gy: f64, yhat: f64): void {
+  const l = <i32>t;
+  const wl = <f32>(l + 1) - t;
+  const wr: f32 = ultra ? <f32>1.0 - wl : t - <f32>l;
+  const a = <f64>(cD * (wl + wr));
+  for (let j = 0; j < bins; j++) {
+    const q = p + (<usize>j << 2);
+    store<f32>(q, <f32>(<f64>load<f32>(q) * (a + gy * (<f64>j - yhat))));
+  }
+  const ql = p + (<usize>l << 2);
+  store<f32>(ql, load<f32>(ql) - cD * wl);
+  store<f32>(ql, load<f32>(ql, 4) - cD * wr, 4);
+}
+
+/**
+ * GFL quality weights w_k = max_c sigmoid(cls[idx_k, c]) (detached in mmdetection), taken as sigmoid of the row max
+ * since sigmoid is monotone. `cls` is the full N × cols array, `idx` the positives' row indices. Returns Σ w.
+ */
+export function gflHeadWeights(cls: usize, idx: usize, w: usize, rows: i32, cols: i32): f64 {
+  let total: f64 = 0;
+  for (let k = 0; k < rows; k++) {
+    const i = load<i32>(idx + (<usize>k << 2));
+    const v = sigmoid1(rowMax(cls + (<usize>i * <usize>cols << 2), cols));
+    store<f32>(w + (<usize>k << 2), v);
+    total += <f64>v;
+  }
+  return total;
+}
+
+/**
+ * mmdetection GFLHead positives. Per positive k (compact rows):
+ *   pred (4·bins logits), anchor (xyxy pixels), stride, target (xyxy pixels), w (quality weight)
+ * Writes grad (4·bins), predBox and targetBox (stride units), corners (DFL targets), iou (the QFL score target),
+ * boxLoss = w·(1 − GIoU) and dflLoss = w·Σ_sides DFL (unscaled), and returns Σ boxCoef·boxLoss + dflCoef·dflLoss.
+ * boxCoef and dflCoef carry λ, avg_factor and the bbox normaliser; the gradient is that of the returned sum.
+ * iou, boxLoss, dflLoss and grad may be 0 (not wanted); predBox, targetBox, corners and scratch are always written.
+ */
+export function gflHeadPositives(
+  pred: usize, anchor: usize, stride: usize, target: usize, w: usize,
+  grad: usize, predBox: usize, targetBox: usize, corners: usize, iouOut: usize, boxLoss: usize, dflLoss: usize,
+  scratch: usize, rows: i32, bins: i32, boxCoef: f32, dflCoef: f32, eps: f32,
+): f64 {
+  const dmax = <f32>(<f64>(bins - 1) - 0.1);
+  const rowBytes = <usize>(bins << 2);
+  let total: f64 = 0;
+  for (let k = 0; k < rows; k++) {
+    const ko = <usize>k;
+    const zp = pred + ko * (rowBytes << 2);
+    const gp = grad ? grad + ko * (rowBytes << 2) : 0;
+    const sc = scratch + (ko << 6);
+    const s = load<f32>(stride + (ko << 2));
+    const wk = load<f32>(w + (ko << 2));
+    const ap = anchor + (ko << 4), tp = target + (ko << 4);
+    // anchor_center(anchors) / stride and bbox_targets / stride, in float32 as upstream
+    const cx = (load<f32>(ap, 8) + load<f32>(ap)) / 2.0 / s;
+    const cy = (load<f32>(ap, 12) + load<f32>(ap, 4)) / 2.0 / s;
+    const tx1 = load<f32>(tp) / s, ty1 = load<f32>(tp, 4) / s, tx2 = load<f32>(tp, 8) / s, ty2 = load<f32>(tp, 12) / s;
+    const tb = targetBox + (ko << 4);
+    store<f32>(tb, tx1); store<f32>(tb, ty1, 4); store<f32>(tb, tx2, 8); store<f32>(tb, ty2, 12);
+    // bbox2distance, clamped to [0, reg_max − 0.1]
+    const cp = corners + (ko << 4);
+    store<f32>(cp, clampTo(cx - tx1, dmax)); store<f32>(cp, clampTo(cy - ty1, dmax), 4);
+    store<f32>(cp, clampTo(tx2 - cx, dmax), 8); store<f32>(cp, clampTo(ty2 - cy, dmax), 12);
+
+    // Integral per side (the probabilities are kept in the gradient row, which sideGrad turns into the gradient) and DFL
+    let dfl: f32 = 0;
+    for (let sd = 0; sd < 4; sd++) {
+      const z = zp + <usize>sd * rowBytes;
+      const p = gp ? gp + <usize>sd * rowBytes : 0;
+      sideSoftmaxInto(z, p, bins, sc + (<usize>sd << 3), sc + (<usize>(sd + 4) << 3));
+      dfl += sideDfl(z, <f32>load<f64>(sc + (<usize>(sd + 4) << 3)), load<f32>(cp + (<usize>sd << 2)), false);
+    }
+    const yl = load<f64>(sc), yt = load<f64>(sc, 8), yr = load<f64>(sc, 16), yb = load<f64>(sc, 24);
+    const px1 = cx - <f32>yl, py1 = cy - <f32>yt, px2 = cx + <f32>yr, py2 = cy + <f32>yb;
+    const pb = predBox + (ko << 4);
+    store<f32>(pb, px1); store<f32>(pb, py1, 4); store<f32>(pb, px2, 8); store<f32>(pb, py2, 12);
+
+    // GIoU (bbox_overlaps, mode 'giou', eps via max), as giou.ts without the "+1" convention
+    const ltx = max(px1, tx1), lty = max(py1, ty1), rbx = min(px2, tx2), rby = min(py2, ty2);
+    const wx0 = rbx - ltx, wy0 = rby - lty;
+    const wx: f32 = wx0 < 0 ? 0 : wx0, wy: f32 = wy0 < 0 ? 0 : wy0;
+    const ov = wx * wy;
+    const pw = px2 - px1, ph = py2 - py1, tw = tx2 - tx1, th = ty2 - ty1;
+    const un0 = pw * ph + tw * th - ov;
+    const u = max(un0, eps);
+    const iou = ov / u;
+    const ex1 = min(px1, tx1), ey1 = min(py1, ty1), ex2 = max(px2, tx2), ey2 = max(py2, ty2);
+    const ewx0 = ex2 - ex1, ewy0 = ey2 - ey1;
+    const ewx: f32 = ewx0 < 0 ? 0 : ewx0, ewy: f32 = ewy0 < 0 ? 0 : ewy0;
+    const e0 = ewx * ewy;
+    const e = max(e0, eps);
+    const g = iou - (e - u) / e;
+    const bl: f32 = wk * (<f32>1.0 - g);
+    const dl: f32 = wk * dfl;
+    if (iouOut) store<f32>(iouOut + (ko << 2), iou);
+    if (boxLoss) store<f32>(boxLoss + (ko << 2), bl);
+    if (dflLoss) store<f32>(dflLoss + (ko << 2), dl);
+    total += <f64>boxCoef * <f64>bl + <f64>dflCoef * <f64>dl;
+    if (!gp) continue;
+
+    const c = boxCoef * wk;
+    const dg = -c;
+    const dE = -dg * (u / (e * e));
+    const dU = dg * (1.0 / e) - dg * ov / (u * u);
+    let dov = dg / u;
+    const dun0 = dU * maxShare(un0, eps);
+    dov -= dun0;
+    const dE0 = dE * maxShare(e0, eps);
+    const dewx0: f32 = ewx0 >= 0 ? dE0 * ewy : 0, dewy0: f32 = ewy0 >= 0 ? dE0 * ewx : 0;
+    const dwx0: f32 = wx0 >= 0 ? dov * wy : 0, dwy0: f32 = wy0 >= 0 ? dov * wx : 0;
+    const gx1 = -dewx0 * minShare(px1, tx1) - dwx0 * maxShare(px1, tx1) - dun0 * ph;
+    const gy1 = -dewy0 * minShare(py1, ty1) - dwy0 * maxShare(py1, ty1) - dun0 * pw;
+    const gx2 = dewx0 * maxShare(px2, tx2) + dwx0 * minShare(px2, tx2) + dun0 * ph;
+    const gy2 = dewy0 * maxShare(py2, ty2) + dwy0 * minShare(py2, ty2) + dun0 * pw;
+    // distance2bbox: x1 = cx − l, y1 = cy − t, x2 = cx + r, y2 = cy + b
+    const cD = dflCoef * wk;
+    sideGrad(gp, bins, load<f32>(cp), false, cD, -<f64>gx1, yl);
+    sideGrad(gp + rowBytes, bins, load<f32>(cp, 4), false, cD, -<f64>gy1, yt);
+    sideGrad(gp + 2 * rowBytes, bins, load<f32>(cp, 8), false, cD, <f64>gx2, yr);
+    sideGrad(gp + 3 * rowBytes, bins, load<f32>(cp, 12), false, cD, <f64>gy2, yb);
+  }
+  return total;
+}
+
+/** sideSoftmax into p; without a gradient buffer (p = 0) only ŷ and lse are kept (same formulas, scalar exp). */
+// @ts-ignore: decorator
+@inline export function sideSoftmaxInto(z: usize, p: usize, bins: i32, sy: usize, sl: usize): void {
+  if (p) { sideSoftmax(z, p, bins, sy, sl); return; }
+  const m = rowMax(z, bins);
+  let s: f64 = 0, d: f64 = 0;
+  for (let j = 0; j < bins; j++) {
+    const v = <f64>exp1(load<f32>(z + (<usize>j << 2)) - m);
+    s += v;
+    d += <f64>j * v;
+  }
+  store<f64>(sy, d / s);
+  store<f64>(sl, <f64>(m + logPositive1(<f32>s)));
+}
+
+// @ts-ignore: decorator
+@inline function clampTo(v: f32, hi: f32): f32 {
+  return v < 0 ? 0 : v > hi ? hi : v;
+}

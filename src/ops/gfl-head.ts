@@ -1,0 +1,262 @@
+// The whole GFL head loss: mmdetection v3.1 `GFLHead.loss_by_feat` (+ `loss_by_feat_single`), given the assignment
+// (labels, label weights, box targets) that `get_targets` produces. SEMANTICS.md §5:
+//   w_k        = max_c sigmoid(cls[k]) at positives (detached)
+//   score_k    = IoU(decoded pred box (detached), target box), eps 1e-6, in stride units; 0 at negatives
+//   loss_cls   = Σ_rows label_weight·QFL_β(cls, label, score) / (avg_factor + eps32)
+//   loss_bbox  = λ_bbox·Σ_k w_k·(1 − GIoU_k) / (1 + eps32) / max(Σ w, 1)
+//   loss_dfl   = λ_dfl·Σ_k w_k·Σ_sides DFL_k / (4 + eps32) / max(Σ w, 1)
+// avg_factor defaults to Σ_images max(num_pos_image, 1), as get_targets computes it with the PseudoSampler.
+// Two passes: one over the positives (gfl-head.ts: Integral → decode → GIoU → DFL and their gradient), one over every
+// logit (the QFL kernel). The positives are gathered into compact rows here, so the positive pass reads and writes
+// only their rows; the box-distribution gradient is zero at every other row.
+import { GflInputError } from '../errors.js';
+import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
+import { f32Array, i32Array, finiteNumber, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite } from '../validate.js';
+import { FLOAT32_EPS } from './reduce.js';
+
+export interface GflHeadInput {
+  /** Classification logits, N × C (rows: level-major, then image, y, x, as mmdetection flattens them). */
+  clsScore: Float32Array;
+  /** Box-distribution logits, N × 4·bins: [left bins | top | right | bottom] per row. */
+  bboxPred: Float32Array;
+  /** Anchors, N × 4 xyxy pixels (their centres are the points the distances are measured from). */
+  anchors: Float32Array;
+  /** Stride of each row's level, N. */
+  stride: Float32Array;
+  /** Assigned class per row; anything outside [0, C) (background C, or −1) is a negative. */
+  labels: Int32Array;
+  /** Per-row weight of the classification loss (0 ignores the row in QFL only). */
+  labelWeights: Float32Array;
+  /** Assigned boxes, N × 4 xyxy pixels; read at positive rows only. */
+  bboxTargets: Float32Array;
+}
+
+export interface GflHeadOptions {
+  /** C; defaults to clsScore.length / labels.length. */
+  numClasses?: number;
+  /** Bins per side (mmdetection reg_max + 1). Default 17. */
+  bins?: number;
+  /** QFL β. Default 2. */
+  beta?: number;
+  /**
+   * QFL avg_factor. Default Σ_images max(num_pos_image, 1), with images taken from `levels`/`numImages`, or one
+   * image when those are absent.
+   */
+  avgFactor?: number;
+  /** Number of images B in the batch (with `levels`: N = B·Σ H·W). Default 1. */
+  numImages?: number;
+  /** Level shapes [H, W] in row order; enables per-level losses and per-image positive counts. */
+  levels?: ReadonlyArray<readonly [number, number]>;
+  /** loss_weight of QFL, GIoU and DFL. Default { cls: 1, bbox: 2, dfl: 0.25 } (configs/gfl). */
+  lossWeight?: { cls?: number; bbox?: number; dfl?: number };
+  /** Compute gradients. Default true. */
+  grad?: boolean;
+  /** Also return the per-level losses (requires `levels`). */
+  returnPerLevel?: boolean;
+  /** Also return what upstream passes to its loss modules (score targets, positive indices, weights, boxes, …). */
+  returnIntermediates?: boolean;
+  /** Preallocated gradients. */
+  out?: { gradClsScore?: Float32Array; gradBboxPred?: Float32Array };
+}
+
+export interface GflHeadIntermediates {
+  /** QFL score target per row (IoU at positives, 0 elsewhere). */
+  qflScoreTarget: Float32Array;
+  /** Row indices of the positives, ascending. */
+  posInds: Int32Array;
+  /** Quality weight of each positive. */
+  weightTargets: Float32Array;
+  /** Decoded boxes of the positives, stride units, K × 4. */
+  posDecodedPredBoxes: Float32Array;
+  posDecodedTargetBoxes: Float32Array;
+  /** DFL targets, K × 4 (left, top, right, bottom), clamped to [0, bins − 1.1]. */
+  dflTargetCorners: Float32Array;
+  /** max(Σ w, 1). */
+  bboxAvgFactor: number;
+  /** The QFL avg_factor used. */
+  qflAvgFactor: number;
+}
+
+export interface GflHeadResult {
+  /** lossCls + lossBbox + lossDfl. */
+  loss: number;
+  lossCls: number;
+  lossBbox: number;
+  lossDfl: number;
+  /** ∂loss/∂clsScore (QFL only: the quality weights and score targets are detached). */
+  gradClsScore?: Float32Array;
+  /** ∂loss/∂bboxPred (GIoU through the decode and the Integral, plus DFL); zero at negative rows. */
+  gradBboxPred?: Float32Array;
+  perLevel?: { lossCls: Float64Array; lossBbox: Float64Array; lossDfl: Float64Array };
+  intermediates?: GflHeadIntermediates;
+}
+
+const KEYS = ['numClasses', 'bins', 'beta', 'avgFactor', 'numImages', 'levels', 'lossWeight', 'grad', 'returnPerLevel', 'returnIntermediates', 'out'];
+
+/** Level shapes checked against N and B: returns each level's first row (and N at the end). */
+export function levelOffsets(name: string, levels: unknown, numImages: number, n: number): number[] {
+  if (!Array.isArray(levels) || levels.length === 0) throw new GflInputError(name, 'expected a non-empty array of [H, W] pairs');
+  const off = [0];
+  for (let l = 0; l < levels.length; l++) {
+    const hw = levels[l];
+    if (!Array.isArray(hw) || hw.length !== 2) throw new GflInputError(`${name}[${l}]`, 'expected [H, W]');
+    const h = positiveInt(`${name}[${l}][0]`, hw[0]), w = positiveInt(`${name}[${l}][1]`, hw[1]);
+    off.push(off[l] + numImages * h * w);
+  }
+  if (off[levels.length] !== n) {
+    throw new GflInputError(name, `numImages × Σ H·W = ${off[levels.length]} rows, but the inputs have ${n}`);
+  }
+  return off;
+}
+
+/** Image of row i under the level-major, then image, layout. */
+function imageOfRow(off: number[], numImages: number, i: number): number {
+  let l = 0;
+  while (i >= off[l + 1]) l++;
+  return Math.floor((i - off[l]) / ((off[l + 1] - off[l]) / numImages));
+}
+
+export function lossWeights(name: string, v: unknown, defaults: Record<string, number>): Record<string, number> {
+  const o = plainObject(name, v);
+  knownKeys(name, o, Object.keys(defaults));
+  const r: Record<string, number> = {};
+  for (const k of Object.keys(defaults)) r[k] = o[k] === undefined ? defaults[k] : finiteNumber(`${name}.${k}`, o[k]);
+  return r;
+}
+
+export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: GflHeadOptions): Op<GflHeadResult> {
+  const inp = plainObject('input', input);
+  const o = plainObject('options', options);
+  knownKeys('options', o, KEYS);
+  if (!(inp.labels instanceof Int32Array)) i32Array('input.labels', inp.labels, 0);
+  const labels = inp.labels as Int32Array;
+  const n = labels.length;
+  let c: number;
+  if (o.numClasses !== undefined) c = positiveInt('options.numClasses', o.numClasses);
+  else {
+    if (n === 0) throw new GflInputError('options.numClasses', 'required when there are no rows');
+    c = rowsOf('input.clsScore', inp.clsScore, n, `N × C with N = ${n} rows`);
+    if (c < 1) throw new GflInputError('input.clsScore', 'expected at least one class');
+  }
+  const bins = o.bins === undefined ? 17 : positiveInt('options.bins', o.bins, 2);
+  const beta = o.beta === undefined ? 2 : finiteNumber('options.beta', o.beta, { min: 0 });
+  const lw = lossWeights('options.lossWeight', o.lossWeight, { cls: 1, bbox: 2, dfl: 0.25 });
+  const grad = o.grad === undefined ? true : bool('options.grad', o.grad);
+  const wantInter = o.returnIntermediates === undefined ? false : bool('options.returnIntermediates', o.returnIntermediates);
+  const wantLevels = o.returnPerLevel === undefined ? false : bool('options.returnPerLevel', o.returnPerLevel);
+  const out = plainObject('options.out', o.out);
+  const cls = f32Array('input.clsScore', inp.clsScore, n * c);
+  const bboxPred = f32Array('input.bboxPred', inp.bboxPred, n * 4 * bins);
+  const anchors = f32Array('input.anchors', inp.anchors, n * 4);
+  const stride = f32Array('input.stride', inp.stride, n);
+  const labelWeights = f32Array('input.labelWeights', inp.labelWeights, n);
+  const targets = f32Array('input.bboxTargets', inp.bboxTargets, n * 4);
+  allFinite('input.labelWeights', labelWeights);
+  const numImages = o.numImages === undefined ? 1 : positiveInt('options.numImages', o.numImages);
+  const off = o.levels === undefined ? undefined : levelOffsets('options.levels', o.levels, numImages, n);
+  if (wantLevels && !off) throw new GflInputError('options.returnPerLevel', 'needs options.levels');
+  const gradClsOut = outArray(out, 'gradClsScore', n * c);
+  const gradBboxOut = outArray(out, 'gradBboxPred', n * 4 * bins);
+
+  // positives, and the checks that only concern them
+  let npos = 0;
+  for (let i = 0; i < n; i++) if (labels[i] >= 0 && labels[i] < c) npos++;
+  const pos = new Int32Array(npos);
+  const perImage = new Int32Array(numImages);
+  for (let i = 0, k = 0; i < n; i++) {
+    if (!(labels[i] >= 0 && labels[i] < c)) continue;
+    pos[k++] = i;
+    const s = stride[i];
+    if (!(s > 0 && Number.isFinite(s))) throw new GflInputError('input.stride', `expected a positive stride at positive row ${i}, got ${s}`);
+    for (let j = 0; j < 4; j++) {
+      if (!Number.isFinite(anchors[4 * i + j])) throw new GflInputError('input.anchors', `expected finite values at positive row ${i}`);
+      if (!Number.isFinite(targets[4 * i + j])) throw new GflInputError('input.bboxTargets', `expected finite values at positive row ${i}`);
+    }
+    if (off) perImage[imageOfRow(off, numImages, i)]++;
+  }
+  let avgFactor: number;
+  if (o.avgFactor !== undefined) avgFactor = finiteNumber('options.avgFactor', o.avgFactor, { min: 0 });
+  else if (off) { avgFactor = 0; for (const p of perImage) avgFactor += Math.max(p, 1); }
+  else avgFactor = numImages === 1 ? Math.max(npos, 1) : (() => {
+    throw new GflInputError('options.levels', 'needed with numImages > 1 to count positives per image (or pass options.avgFactor)');
+  })();
+
+  const rowW = 4 * bins;
+  const f = rt.frame();
+  const pCls = f.input(cls), pLabel = f.input(labels);
+  const pScore = f.floats(n), pCoef = f.floats(n), pRow = f.floats(n, wantLevels);
+  const pGradCls = f.floats(n * c, grad);
+  const pIdx = f.input(pos), pW = f.floats(npos);
+  const pPred = f.floats(npos * rowW), pAnchor = f.floats(npos * 4), pStride = f.floats(npos), pTarget = f.floats(npos * 4);
+  const pGradPos = f.floats(npos * rowW, grad);
+  const pPredBox = f.floats(npos * 4), pTargetBox = f.floats(npos * 4), pCorners = f.floats(npos * 4);
+  const pIou = f.floats(npos), pBoxLoss = f.floats(npos), pDflLoss = f.floats(npos), pScratch = f.floats(npos * 16);
+  f.ready();
+  {
+    const vp = f.view(pPred, npos * rowW), va = f.view(pAnchor, npos * 4), vs = f.view(pStride, npos), vt = f.view(pTarget, npos * 4);
+    for (let k = 0; k < npos; k++) {
+      const i = pos[k];
+      vp.set(bboxPred.subarray(i * rowW, (i + 1) * rowW), k * rowW);
+      va.set(anchors.subarray(4 * i, 4 * i + 4), 4 * k);
+      vt.set(targets.subarray(4 * i, 4 * i + 4), 4 * k);
+      vs[k] = stride[i];
+    }
+  }
+
+  const sumW = yield kernelCall('gflHeadWeights', [pCls, pIdx, pW, npos, c], [0, 4, 4, 'rows', 0], npos, c);
+  // bbox_avg_factor is a Python float in upstream (`.item()`): a constant, no gradient
+  const bboxAvg = Math.max(sumW, 1);
+  const boxCoef = lw.bbox / (1 + FLOAT32_EPS) / bboxAvg;
+  const dflCoef = lw.dfl / (4 + FLOAT32_EPS) / bboxAvg;
+  yield kernelCall('gflHeadPositives',
+    [pPred, pAnchor, pStride, pTarget, pW, pGradPos, pPredBox, pTargetBox, pCorners, pIou, pBoxLoss, pDflLoss, pScratch,
+      npos, bins, boxCoef, dflCoef, 1e-6],
+    [4 * rowW, 16, 4, 16, 4, 4 * rowW, 16, 16, 16, 4, 4, 4, 64, 'rows', 0, 0, 0, 0], npos, rowW);
+
+  const clsScale = lw.cls / (avgFactor + FLOAT32_EPS);
+  {
+    const score = f.view(pScore, n), iou = f.view(pIou, npos), coef = f.view(pCoef, n);
+    for (let k = 0; k < npos; k++) score[pos[k]] = iou[k];
+    for (let i = 0; i < n; i++) coef[i] = clsScale * labelWeights[i];
+  }
+  const lossCls = yield kernelCall('qflLogits', [pCls, pLabel, pScore, pCoef, pRow, 0, pGradCls, 0, n, c, beta],
+    [4 * c, 4, 4, 4, 4, 0, 4 * c, 0, 'rows', 0, 0], n, c);
+
+  const boxLoss = f.view(pBoxLoss, npos), dflLoss = f.view(pDflLoss, npos);
+  let sumBox = 0, sumDfl = 0;
+  for (let k = 0; k < npos; k++) { sumBox += boxLoss[k]; sumDfl += dflLoss[k]; }
+  const lossBbox = sumBox * boxCoef, lossDfl = sumDfl * dflCoef;
+  const res: GflHeadResult = { loss: lossCls + lossBbox + lossDfl, lossCls, lossBbox, lossDfl };
+
+  if (wantLevels && off) {
+    const L = off.length - 1;
+    const pl = { lossCls: new Float64Array(L), lossBbox: new Float64Array(L), lossDfl: new Float64Array(L) };
+    const row = f.view(pRow, n), coef = f.view(pCoef, n);
+    for (let l = 0; l < L; l++) for (let i = off[l]; i < off[l + 1]; i++) pl.lossCls[l] += coef[i] * row[i];
+    for (let k = 0, l = 0; k < npos; k++) {
+      while (pos[k] >= off[l + 1]) l++;
+      pl.lossBbox[l] += boxLoss[k] * boxCoef;
+      pl.lossDfl[l] += dflLoss[k] * dflCoef;
+    }
+    res.perLevel = pl;
+  }
+  if (wantInter) {
+    const qflScoreTarget = new Float32Array(n);
+    const iou = f.view(pIou, npos);
+    for (let k = 0; k < npos; k++) qflScoreTarget[pos[k]] = iou[k];
+    res.intermediates = {
+      qflScoreTarget, posInds: pos, weightTargets: f.take(pW, npos),
+      posDecodedPredBoxes: f.take(pPredBox, npos * 4), posDecodedTargetBoxes: f.take(pTargetBox, npos * 4),
+      dflTargetCorners: f.take(pCorners, npos * 4), bboxAvgFactor: bboxAvg, qflAvgFactor: avgFactor,
+    };
+  }
+  if (grad) {
+    res.gradClsScore = f.take(pGradCls, n * c, gradClsOut);
+    // zero everywhere but the positives' rows (a fresh array is already zero)
+    const g = gradBboxOut ? gradBboxOut.fill(0) : new Float32Array(n * rowW);
+    const gp = f.view(pGradPos, npos * rowW);
+    for (let k = 0; k < npos; k++) g.set(gp.subarray(k * rowW, (k + 1) * rowW), pos[k] * rowW);
+    res.gradBboxPred = g;
+  }
+  return res;
+}

@@ -1,0 +1,224 @@
+// The YOLOv8 / YOLO11 detection loss: ultralytics 8.3 `v8DetectionLoss.__call__` given the assignment
+// (target_bboxes, target_scores, fg_mask) that its TaskAlignedAssigner produces. SEMANTICS.md §7:
+//   tss      = max(Σ target_scores, 1)
+//   cls      = Σ BCEWithLogits(pred_scores, target_scores) / tss          (QFL β = 0, dense form)
+//   box      = Σ_fg w·(1 − CIoU(decoded pred, target/stride)) / tss       w = Σ_c target_scores of the anchor
+//   dfl      = Σ_fg w·mean_sides DFL(pred_distri, bbox2dist(...)) / tss  targets clamped to [0, bins − 1.01]
+//   loss     = [box·7.5, cls·0.5, dfl·1.5] · batch_size                   (what __call__ returns; the trainer sums it)
+// Pred boxes are dist2bbox(softmax · arange(bins)) around the anchor points (x + 0.5, y + 0.5) in grid units.
+import { GflInputError } from '../errors.js';
+import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
+import { f32Array, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite, finiteNumber } from '../validate.js';
+import { lossWeights } from './gfl-head.js';
+
+export interface YoloV8Input {
+  /** Class logits, (B·A) × nc, image-major, anchors level-major then y, x within an image. */
+  predScores: Float32Array;
+  /** Box-distribution logits, (B·A) × 4·bins, channel = side·bins + bin (sides l, t, r, b). */
+  predDistri: Float32Array;
+  /** Assigned boxes, (B·A) × 4 xyxy pixels; read at foreground anchors only. */
+  targetBboxes: Float32Array;
+  /** Soft class targets from the assigner, (B·A) × nc, in [0, 1]. */
+  targetScores: Float32Array;
+  /** Foreground anchors (non-zero), B·A. */
+  fgMask: Uint8Array | Int32Array;
+}
+
+export interface YoloV8Options {
+  /** Level shapes [H, W] in anchor order, with `strides`: the anchors as `make_anchors` lays them out. */
+  levels?: ReadonlyArray<readonly [number, number]>;
+  strides?: readonly number[];
+  /** Or explicit anchor points (A × 2, grid units) and their strides (A). */
+  anchorPoints?: Float32Array;
+  strideTensor?: Float32Array;
+  /** Batch size B; default 1. The anchors are shared by the B images. */
+  batchSize?: number;
+  /** Bins per side (ultralytics reg_max). Default 16. */
+  bins?: number;
+  /** Gains. Default { box: 7.5, cls: 0.5, dfl: 1.5 } (default.yaml). */
+  gains?: { box?: number; cls?: number; dfl?: number };
+  /** Compute gradients. Default true. */
+  grad?: boolean;
+  /** Also return intermediates (anchor points, strides, foreground CIoU / DFL / targets, decoded boxes of every anchor). */
+  returnIntermediates?: boolean;
+  out?: { gradPredScores?: Float32Array; gradPredDistri?: Float32Array };
+}
+
+export interface YoloV8Intermediates {
+  anchorPoints: Float32Array;
+  strideTensor: Float32Array;
+  /** Decoded boxes of every anchor, (B·A) × 4, grid units. */
+  predBboxes: Float32Array;
+  /** Per foreground anchor (fg_mask order): CIoU, DFLoss (mean of sides, unweighted), DFL targets (K × 4). */
+  fgCiou: Float32Array;
+  fgDfl: Float32Array;
+  fgDflTarget: Float32Array;
+}
+
+export interface YoloV8Result {
+  /** lossBox + lossCls + lossDfl: the sum of what __call__ returns. */
+  loss: number;
+  /** box·gain·B, cls·gain·B, dfl·gain·B (`loss_scaled`). */
+  lossBox: number;
+  lossCls: number;
+  lossDfl: number;
+  /** [box, cls, dfl] with gains, without the batch factor (`loss.detach()`, what the trainer logs). */
+  lossItems: [number, number, number];
+  /** max(Σ target_scores, 1). */
+  targetScoresSum: number;
+  gradPredScores?: Float32Array;
+  gradPredDistri?: Float32Array;
+  intermediates?: YoloV8Intermediates;
+}
+
+const KEYS = ['levels', 'strides', 'anchorPoints', 'strideTensor', 'batchSize', 'bins', 'gains', 'grad', 'returnIntermediates', 'out'];
+
+/** ultralytics make_anchors (grid_cell_offset 0.5): points (x + 0.5, y + 0.5) per level, y-major; strides per point. */
+export function makeAnchors(levels: ReadonlyArray<readonly [number, number]>, strides: readonly number[]): { points: Float32Array; strides: Float32Array } {
+  let a = 0;
+  for (const [h, w] of levels) a += h * w;
+  const points = new Float32Array(2 * a), st = new Float32Array(a);
+  let r = 0;
+  levels.forEach(([h, w], l) => {
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++, r++) {
+      points[2 * r] = x + 0.5;
+      points[2 * r + 1] = y + 0.5;
+      st[r] = strides[l];
+    }
+  });
+  return { points, strides: st };
+}
+
+export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV8Options): Op<YoloV8Result> {
+  const inp = plainObject('input', input);
+  const o = plainObject('options', options);
+  knownKeys('options', o, KEYS);
+  const bins = o.bins === undefined ? 16 : positiveInt('options.bins', o.bins, 2);
+  const batch = o.batchSize === undefined ? 1 : positiveInt('options.batchSize', o.batchSize);
+  const gains = lossWeights('options.gains', o.gains, { box: 7.5, cls: 0.5, dfl: 1.5 });
+  const grad = o.grad === undefined ? true : bool('options.grad', o.grad);
+  const wantInter = o.returnIntermediates === undefined ? false : bool('options.returnIntermediates', o.returnIntermediates);
+  const out = plainObject('options.out', o.out);
+
+  const fg = inp.fgMask;
+  if (!(fg instanceof Uint8Array || fg instanceof Int32Array)) {
+    throw new GflInputError('input.fgMask', `expected a Uint8Array or Int32Array (one flag per anchor), got ${fg === null ? 'null' : typeof fg === 'object' ? (fg as object).constructor.name : typeof fg}`);
+  }
+  const rows = fg.length;
+  if (rows % batch !== 0) throw new GflInputError('input.fgMask', `expected batchSize × A flags, got ${rows} for batchSize ${batch}`);
+  const a = rows / batch;
+  let points: Float32Array, strides: Float32Array;
+  if (o.anchorPoints !== undefined || o.strideTensor !== undefined) {
+    if (o.levels !== undefined || o.strides !== undefined) throw new GflInputError('options.anchorPoints', 'give either levels + strides or anchorPoints + strideTensor');
+    points = f32Array('options.anchorPoints', o.anchorPoints, 2 * a);
+    strides = f32Array('options.strideTensor', o.strideTensor, a);
+    allFinite('options.anchorPoints', points);
+  } else {
+    if (o.levels === undefined || o.strides === undefined) throw new GflInputError('options.levels', 'required (with options.strides), or pass options.anchorPoints + options.strideTensor');
+    if (!Array.isArray(o.levels) || o.levels.length === 0) throw new GflInputError('options.levels', 'expected a non-empty array of [H, W] pairs');
+    const levels = o.levels as Array<[number, number]>;
+    const st = o.strides;
+    if (!Array.isArray(st) || st.length !== levels.length) throw new GflInputError('options.strides', `expected ${levels.length} strides, one per level`);
+    levels.forEach((hw, l) => {
+      if (!Array.isArray(hw) || hw.length !== 2) throw new GflInputError(`options.levels[${l}]`, 'expected [H, W]');
+      positiveInt(`options.levels[${l}][0]`, hw[0]); positiveInt(`options.levels[${l}][1]`, hw[1]);
+      finiteNumber(`options.strides[${l}]`, st[l], { min: 0, minExclusive: true });
+    });
+    ({ points, strides } = makeAnchors(levels, st as number[]));
+    if (points.length !== 2 * a) throw new GflInputError('options.levels', `Σ H·W = ${points.length / 2} anchors, but the inputs have ${a} per image`);
+  }
+  for (let i = 0; i < a; i++) if (!(strides[i] > 0 && Number.isFinite(strides[i]))) throw new GflInputError('options.strideTensor', `expected positive strides, got ${strides[i]} at ${i}`);
+  const nc = rowsOf('input.predScores', inp.predScores, rows, `(B·A) × nc with B·A = ${rows}`);
+  if (nc < 1) throw new GflInputError('input.predScores', 'expected at least one class');
+  const scores = inp.predScores as Float32Array;
+  const rowW = 4 * bins;
+  const distri = f32Array('input.predDistri', inp.predDistri, rows * rowW);
+  const tb = f32Array('input.targetBboxes', inp.targetBboxes, rows * 4);
+  const ts = f32Array('input.targetScores', inp.targetScores, rows * nc);
+  let tssum = 0;
+  for (let i = 0; i < ts.length; i++) {
+    const v = ts[i];
+    if (!(v >= 0 && v <= 1)) throw new GflInputError('input.targetScores', `expected values in [0, 1], got ${v} at index ${i}`);
+    tssum += v;
+  }
+  const gradScoresOut = outArray(out, 'gradPredScores', rows * nc);
+  const gradDistriOut = outArray(out, 'gradPredDistri', rows * rowW);
+
+  let nfg = 0;
+  for (let i = 0; i < rows; i++) if (fg[i]) nfg++;
+  const idx = new Int32Array(nfg);
+  for (let i = 0, k = 0; i < rows; i++) {
+    if (!fg[i]) continue;
+    idx[k++] = i;
+    for (let j = 0; j < 4; j++) if (!Number.isFinite(tb[4 * i + j])) throw new GflInputError('input.targetBboxes', `expected finite values at foreground anchor ${i}`);
+  }
+  // torch sums target_scores in float32; the float64 sum rounded once is within its error
+  const tss = Math.max(Math.fround(tssum), 1);
+  const boxCoef = gains.box * batch / tss, dflCoef = gains.dfl * batch / tss, clsCoef = gains.cls * batch / tss;
+
+  const f = rt.frame();
+  const pScores = f.input(scores), pTs = f.input(ts), pCoef = f.floats(rows);
+  const pGradScores = f.floats(rows * nc, grad);
+  const pPred = f.floats(nfg * rowW), pPoint = f.floats(nfg * 2), pStride = f.floats(nfg), pTarget = f.floats(nfg * 4), pW = f.floats(nfg);
+  const pGradPos = f.floats(nfg * rowW, grad);
+  const pBox = f.floats(nfg * 4), pCorners = f.floats(nfg * 4), pCiou = f.floats(nfg), pDfl = f.floats(nfg), pScratch = f.floats(nfg * 16);
+  // intermediates only: the Integral of every anchor's sides; its VJP buffer (with a zero upstream gradient) serves
+  // as per-row scratch, so that blocks of rows never share memory
+  const pAll = f.floats(rows * 4, wantInter), pAllGradX = f.floats(rows * rowW, wantInter), pZeros = f.floats(rows * 4, wantInter);
+  const pDistri = wantInter ? f.input(distri) : 0;
+  f.ready();
+  {
+    const vp = f.view(pPred, nfg * rowW), vq = f.view(pPoint, nfg * 2), vs = f.view(pStride, nfg), vt = f.view(pTarget, nfg * 4), vw = f.view(pW, nfg);
+    for (let k = 0; k < nfg; k++) {
+      const i = idx[k], ai = i % a;
+      vp.set(distri.subarray(i * rowW, (i + 1) * rowW), k * rowW);
+      vq[2 * k] = points[2 * ai]; vq[2 * k + 1] = points[2 * ai + 1];
+      vs[k] = strides[ai];
+      vt.set(tb.subarray(4 * i, 4 * i + 4), 4 * k);
+      // target_scores.sum(-1), float32 accumulation
+      let w = 0;
+      for (let j = 0; j < nc; j++) w = Math.fround(w + ts[i * nc + j]);
+      vw[k] = w;
+    }
+    f.view(pCoef, rows).fill(clsCoef);
+    if (wantInter) f.view(pZeros, rows * 4).fill(0);
+  }
+  yield kernelCall('yoloV8Positives',
+    [pPred, pPoint, pStride, pTarget, pW, pGradPos, pBox, pCorners, pCiou, pDfl, pScratch, nfg, bins, boxCoef, dflCoef, 1e-7],
+    [4 * rowW, 8, 4, 16, 4, 4 * rowW, 16, 16, 4, 4, 64, 'rows', 0, 0, 0, 0], nfg, rowW);
+  // BCE with soft targets = QFL β = 0 in the dense form
+  const lossCls = yield kernelCall('qflLogitsDense', [pScores, pTs, pCoef, 0, 0, pGradScores, 0, rows, nc, 0],
+    [4 * nc, 4 * nc, 4, 0, 0, 4 * nc, 4 * nc, 'rows', 0, 0], rows, nc);
+
+  const ciou = f.view(pCiou, nfg), dfl = f.view(pDfl, nfg), w = f.view(pW, nfg);
+  let sumBox = 0, sumDfl = 0;
+  for (let k = 0; k < nfg; k++) { sumBox += w[k] * Math.fround(1 - ciou[k]); sumDfl += w[k] * dfl[k]; }
+  const lossBox = sumBox * boxCoef, lossDfl = sumDfl * dflCoef;
+  const res: YoloV8Result = {
+    loss: lossBox + lossCls + lossDfl, lossBox, lossCls, lossDfl,
+    lossItems: [lossBox / batch, lossCls / batch, lossDfl / batch], targetScoresSum: tss,
+  };
+  if (wantInter) {
+    // decoded boxes of every anchor, as bbox_decode computes them for all anchors (only the foreground ones enter the loss)
+    yield kernelCall('integral', [pDistri, pAll, pZeros, pAllGradX, 0, rows * 4, bins], [4 * bins, 4, 4, 4 * bins, 0, 'rows', 0], rows * 4, bins);
+    const d = f.view(pAll, rows * 4);
+    const boxes = new Float32Array(rows * 4);
+    for (let i = 0; i < rows; i++) {
+      const ai = i % a, px = points[2 * ai], py = points[2 * ai + 1];
+      boxes[4 * i] = px - d[4 * i]; boxes[4 * i + 1] = py - d[4 * i + 1];
+      boxes[4 * i + 2] = px + d[4 * i + 2]; boxes[4 * i + 3] = py + d[4 * i + 3];
+    }
+    res.intermediates = {
+      anchorPoints: points, strideTensor: strides, predBboxes: boxes,
+      fgCiou: f.take(pCiou, nfg), fgDfl: f.take(pDfl, nfg), fgDflTarget: f.take(pCorners, nfg * 4),
+    };
+  }
+  if (grad) {
+    res.gradPredScores = f.take(pGradScores, rows * nc, gradScoresOut);
+    const g = gradDistriOut ? gradDistriOut.fill(0) : new Float32Array(rows * rowW);
+    const gp = f.view(pGradPos, nfg * rowW);
+    for (let k = 0; k < nfg; k++) g.set(gp.subarray(k * rowW, (k + 1) * rowW), idx[k] * rowW);
+    res.gradPredDistri = g;
+  }
+  return res;
+}
