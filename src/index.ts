@@ -6,7 +6,8 @@
 // Every loss has a synchronous method (`…Sync`) and an asynchronous twin with the same arguments and result.
 import { getCapabilities, type Capabilities } from './capabilities.js';
 import { chooseBackend, availableBackends, type BackendName } from './backend.js';
-import { embeddedModule, moduleFrom } from './wasm/load.js';
+import { embeddedModule, moduleFrom, moduleFromUrl } from './wasm/load.js';
+import { GflInputError } from './errors.js';
 import { WasmRuntime, runOp, type Op } from './wasm/runtime.js';
 import { plainObject, knownKeys } from './validate.js';
 import { qualityFocalLoss, qualityFocalLossDense, type QflInput, type QflDenseInput, type QflOptions, type QflResult } from './ops/qfl.js';
@@ -40,6 +41,12 @@ export interface CreateGflOptions {
    * (`gfloss-simd-threads.wasm`, which imports shared memory) is accepted too and then runs on the calling thread.
    */
   wasmModule?: WebAssembly.Module | ArrayBuffer | ArrayBufferView;
+  /**
+   * Fetch and compile the kernel module from this URL instead of the embedded copy (createGfl only): the file for the
+   * chosen backend, `gfloss/wasm/gfloss-simd.wasm` or `gfloss/wasm/gfloss.wasm`, served as `application/wasm`.
+   * Relative URLs resolve against the page.
+   */
+  wasmUrl?: string | URL;
 }
 
 export class Gfl {
@@ -52,7 +59,8 @@ export class Gfl {
   /** @internal use createGfl() or createGflSync() */
   constructor(options?: CreateGflOptions) {
     const o = plainObject('options', options);
-    knownKeys('options', o, ['backend', 'wasmModule']);
+    knownKeys('options', o, ['backend', 'wasmModule', 'wasmUrl']);
+    if (o.wasmUrl !== undefined) throw new GflInputError('options.wasmUrl', 'loading from a URL is asynchronous: use createGfl(), not createGflSync()');
     const choice = chooseBackend(o.backend, getCapabilities());
     const module = o.wasmModule === undefined ? embeddedModule(choice.build) : moduleFrom('options.wasmModule', o.wasmModule);
     this.backend = choice.name;
@@ -114,6 +122,11 @@ export class Gfl {
 
 /** Creates an instance; the backend is chosen from the runtime's capabilities unless forced. */
 export async function createGfl(options?: CreateGflOptions): Promise<Gfl> {
+  if (options !== null && typeof options === 'object' && options.wasmUrl !== undefined) {
+    const { wasmUrl, ...rest } = options;
+    if (rest.wasmModule !== undefined) throw new GflInputError('options.wasmUrl', 'give wasmUrl or wasmModule, not both');
+    return createGfl({ ...rest, wasmModule: await moduleFromUrl('options.wasmUrl', wasmUrl) });
+  }
   return new Gfl(options);
 }
 

@@ -44,3 +44,34 @@ export function moduleFrom(name: string, source: unknown): WebAssembly.Module {
   }
   throw new GflInputError(name, 'expected a WebAssembly.Module, an ArrayBuffer or a typed array of wasm bytes');
 }
+
+/** `import()` of a name that bundlers must leave alone (the node:fs fallback below is for file: URLs only). */
+const importByName = (name: string): Promise<unknown> => import(/* @vite-ignore */ /* webpackIgnore: true */ name);
+
+/**
+ * Compiles a kernel module fetched from a URL (`createGfl({ wasmUrl })`): for pages whose policy or size budget keeps
+ * the embedded copy out of the way, or that want the `.wasm` cached by the browser. http(s) URLs are fetched
+ * (streaming compilation when the server sends `application/wasm`); file: URLs are read with node:fs, because Node's
+ * fetch rejects them. Relative strings resolve against the page (`location.href`) where there is one.
+ */
+export async function moduleFromUrl(name: string, source: unknown): Promise<WebAssembly.Module> {
+  if (typeof source !== 'string' && !(source !== null && typeof source === 'object' && typeof (source as URL).href === 'string')) {
+    throw new GflInputError(name, 'expected a URL or a string');
+  }
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  let url: URL;
+  try {
+    url = new URL(String(typeof source === 'string' ? source : (source as URL).href), base);
+  } catch {
+    throw new GflInputError(name, `not a valid URL${base ? '' : ' (relative URLs need a page to resolve against; give an absolute one)'}: ${String(source)}`);
+  }
+  if (url.protocol === 'file:') {
+    const fs = (await importByName('node:fs/promises')) as { readFile(u: URL): Promise<Uint8Array> };
+    return moduleFrom(name, await fs.readFile(url));
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`gfloss: fetching ${url.href} for ${name} failed: HTTP ${response.status}`);
+  const streaming = typeof WebAssembly.compileStreaming === 'function' && /^application\/wasm\b/.test(response.headers.get('content-type') ?? '');
+  if (streaming) return WebAssembly.compileStreaming(response);
+  return moduleFrom(name, await response.arrayBuffer());
+}
