@@ -23,6 +23,7 @@ const EXP_HI: f32 = 88.8;      // exp overflows to +Inf above 88.7228 by the two
 const EXP_LO: f32 = -104.0;    // exp(-104) = 0 in float32 after rounding
 const SQRTHF: f32 = 0.707106781186547524;
 const FLT_MIN: f32 = 1.17549435e-38;
+const SQRT2_MINUS_1: f32 = 0.41421356237309515;
 const ROUND_MAGIC: f32 = 12582912.0;        // 1.5·2^23
 const ROUND_MAGIC_BITS: i32 = 0x4B400000;   // its bit pattern
 /** torch computes sigmoid as 1/(1+exp(-x)); exp(-x) overflows below this, so sigmoid is exactly 0 there. */
@@ -89,11 +90,33 @@ export const SIGMOID_ZERO_BELOW: f32 = -88.72283935;
   return logPositive1(x);
 }
 
-/** log(1 + e) for e ∈ [0, 1]: the correction term keeps tiny e exact. */
+/**
+ * log(1 + e) for e ∈ [0, 1] without forming 1 + e (whose rounding would lose tiny e): for e ≤ √2 − 1 the Cephes
+ * polynomial takes m = e directly; above, log(1 + e) = ln 2 + log(1 + (e − 1)/2), where (e − 1)/2 is exact.
+ */
 // @ts-ignore: decorator
 @inline export function log1pSmall1(e: f32): f32 {
-  const u: f32 = 1.0 + e;
-  return logPositive1(u) + (e - (u - 1.0)) / u;
+  const big = e > SQRT2_MINUS_1;
+  return log1pPoly1(big ? (e - 1.0) * 0.5 : e, big ? 1.0 : 0.0);
+}
+
+/** k·ln 2 + log(1 + m) for m ∈ [√½ − 1, √2 − 1], Cephes logf's polynomial. */
+// @ts-ignore: decorator
+@inline function log1pPoly1(m: f32, k: f32): f32 {
+  const z = m * m;
+  let y: f32 = 7.0376836292e-2;
+  y = y * m - 1.1514610310e-1;
+  y = y * m + 1.1676998740e-1;
+  y = y * m - 1.2420140846e-1;
+  y = y * m + 1.4249322787e-1;
+  y = y * m - 1.6668057665e-1;
+  y = y * m + 2.0000714765e-1;
+  y = y * m - 2.4999993993e-1;
+  y = y * m + 3.3333331174e-1;
+  y = y * m * z;
+  y += k * LN2_LO;
+  y -= 0.5 * z;
+  return m + y + k * LN2_HI;
 }
 
 // @ts-ignore: decorator
@@ -172,28 +195,28 @@ export function atan1(x: f32): f32 {
 }
 
 /**
- * log(u) for lanes u ∈ [1, 2] (the argument of log1p(e) = log(1 + e), e ∈ [0, 1]): halve u above √2, then the Cephes
- * polynomial on u − 1 ∈ [−0.29, 0.42]. Same accuracy as logPositive4 on that range, without the exponent split.
+ * e^x for lanes x ≤ 0, floored at 2^−126 (x below −87.34 gives 1.18e−38 instead of a subnormal): one scaling
+ * instead of two. For the QFL and focal negatives this changes nothing that float32 can hold: σ ≈ e there and σ²
+ * underflows to 0 either way, as torch's sigmoid (exactly 0 below −88.72) does.
  */
 // @ts-ignore: decorator
-@inline export function logOneToTwo4(u: v128): v128 {
-  const big = f32x4.gt(u, f32x4.splat(1.41421356237));
-  const m = f32x4.sub(v128.bitselect(f32x4.mul(u, f32x4.splat(0.5)), u, big), f32x4.splat(1.0));
-  const e = v128.and(big, f32x4.splat(1.0));
-  const z = f32x4.mul(m, m);
-  let y = f32x4.splat(7.0376836292e-2);
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.1514610310e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.1676998740e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.2420140846e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.4249322787e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.6668057665e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(2.0000714765e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-2.4999993993e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(3.3333331174e-1));
-  y = f32x4.mul(f32x4.mul(y, m), z);
-  y = f32x4.add(y, f32x4.mul(e, f32x4.splat(LN2_LO)));
-  y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
-  return f32x4.add(f32x4.add(m, y), f32x4.mul(e, f32x4.splat(LN2_HI)));
+@inline export function expNonPositive4(x: v128): v128 {
+  x = f32x4.pmax(x, f32x4.splat(-87.33654475));
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND_MAGIC));
+  const fx = f32x4.sub(t, f32x4.splat(ROUND_MAGIC));
+  let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(LN2_LO)));
+  const z = f32x4.mul(r, r);
+  let y = f32x4.splat(1.9875691500e-4);
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), f32x4.splat(1.0));
+  // t's low bits hold n + 0x400000; (n + 127) << 23 is 2^n
+  const scale = i32x4.shl(i32x4.sub(t, i32x4.splat(ROUND_MAGIC_BITS - 127)), 23);
+  return f32x4.mul(y, scale);
 }
 
 /** log of positive normal finite lanes. */
@@ -234,18 +257,26 @@ export function atan1(x: f32): f32 {
   return v128.bitselect(f32x4.splat(NaN), r, bad);
 }
 
+/** log(1 + e) for lanes e ∈ [0, 1]; the method of log1pSmall1. */
 // @ts-ignore: decorator
 @inline export function log1pSmall4(e: v128): v128 {
-  const one = f32x4.splat(1.0);
-  const u = f32x4.add(one, e);
-  return log1pRecip4(e, u, f32x4.div(one, u));
-}
-
-/** log(1 + e) for e ∈ [0, 1], given u = 1 + e and its reciprocal r (which the sigmoid needs anyway). */
-// @ts-ignore: decorator
-@inline export function log1pRecip4(e: v128, u: v128, r: v128): v128 {
-  const corr = f32x4.mul(f32x4.sub(e, f32x4.sub(u, f32x4.splat(1.0))), r);
-  return f32x4.add(logOneToTwo4(u), corr);
+  const big = f32x4.gt(e, f32x4.splat(SQRT2_MINUS_1));
+  const m = v128.bitselect(f32x4.mul(f32x4.sub(e, f32x4.splat(1.0)), f32x4.splat(0.5)), e, big);
+  const k = v128.and(big, f32x4.splat(1.0));
+  const z = f32x4.mul(m, m);
+  let y = f32x4.splat(7.0376836292e-2);
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.1514610310e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.1676998740e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.2420140846e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.4249322787e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.6668057665e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(2.0000714765e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-2.4999993993e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(3.3333331174e-1));
+  y = f32x4.mul(f32x4.mul(y, m), z);
+  y = f32x4.add(y, f32x4.mul(k, f32x4.splat(LN2_LO)));
+  y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
+  return f32x4.add(f32x4.add(m, y), f32x4.mul(k, f32x4.splat(LN2_HI)));
 }
 
 // @ts-ignore: decorator

@@ -14,7 +14,7 @@
 // The caller folds weight, reduction, avg_factor, loss_weight and an upstream gradient into coef.
 
 import {
-  exp1, log1, log1pSmall1, exp4, log1pRecip4, SIGMOID_ZERO_BELOW,
+  exp1, log1, log1pSmall1, exp4, expNonPositive4, log1pSmall4, SIGMOID_ZERO_BELOW,
   loadPartial4, storePartial4, laneMask4, hsum4,
 } from "./math";
 import {
@@ -69,7 +69,7 @@ import {
   const nonneg = f32x4.ge(x, zero);
   const sig = v128.andnot(v128.bitselect(r, er, nonneg), f32x4.lt(x, f32x4.splat(SIGMOID_ZERO_BELOW)));
   const oms = v128.bitselect(er, r, nonneg);
-  const sp = f32x4.add(f32x4.pmax(x, zero), log1pRecip4(e, u, r));
+  const sp = f32x4.add(f32x4.pmax(x, zero), log1pSmall4(e));
   let loss: v128, g: v128;
   if (!v128.any_true(pos)) {
     const p = pow4(sig, beta, mode);
@@ -116,14 +116,13 @@ import {
   if (i32x4.all_true(f32x4.lt(top, f32x4.splat(FAR_NEGATIVE)))) {
     return farNegativeQuad4(x0, x1, x2, x3, c, pg, pe, pgz, beta, mode);
   }
-  const e0 = exp4(f32x4.neg(f32x4.abs(x0))), e1 = exp4(f32x4.neg(f32x4.abs(x1)));
-  const e2 = exp4(f32x4.neg(f32x4.abs(x2))), e3 = exp4(f32x4.neg(f32x4.abs(x3)));
+  const e0 = negExp4(x0, mode), e1 = negExp4(x1, mode), e2 = negExp4(x2, mode), e3 = negExp4(x3, mode);
   const u0 = f32x4.add(one, e0), u1 = f32x4.add(one, e1), u2 = f32x4.add(one, e2), u3 = f32x4.add(one, e3);
   const r0 = f32x4.div(one, u0), r1 = f32x4.div(one, u1), r2 = f32x4.div(one, u2), r3 = f32x4.div(one, u3);
-  const sp0 = f32x4.add(f32x4.pmax(x0, zero), log1pRecip4(e0, u0, r0));
-  const sp1 = f32x4.add(f32x4.pmax(x1, zero), log1pRecip4(e1, u1, r1));
-  const sp2 = f32x4.add(f32x4.pmax(x2, zero), log1pRecip4(e2, u2, r2));
-  const sp3 = f32x4.add(f32x4.pmax(x3, zero), log1pRecip4(e3, u3, r3));
+  const sp0 = f32x4.add(f32x4.pmax(x0, zero), log1pSmall4(e0));
+  const sp1 = f32x4.add(f32x4.pmax(x1, zero), log1pSmall4(e1));
+  const sp2 = f32x4.add(f32x4.pmax(x2, zero), log1pSmall4(e2));
+  const sp3 = f32x4.add(f32x4.pmax(x3, zero), log1pSmall4(e3));
   const l0 = negativeLane4(x0, e0, r0, sp0, c, pg, pe, beta, mode, zero, lo, 0);
   const l1 = negativeLane4(x1, e1, r1, sp1, c, pg, pe, beta, mode, zero, lo, 16);
   const l2 = negativeLane4(x2, e2, r2, sp2, c, pg, pe, beta, mode, zero, lo, 32);
@@ -147,13 +146,14 @@ const FAR_NEGATIVE: f32 = -3.0;
 ): v128 {
   const one = f32x4.splat(1.0);
   const lo = f32x4.splat(SIGMOID_ZERO_BELOW);
-  const e0 = exp4(x0), e1 = exp4(x1), e2 = exp4(x2), e3 = exp4(x3);
-  const r0 = f32x4.div(one, f32x4.add(one, e0)), r1 = f32x4.div(one, f32x4.add(one, e1));
-  const r2 = f32x4.div(one, f32x4.add(one, e2)), r3 = f32x4.div(one, f32x4.add(one, e3));
-  const l0 = farNegativeLane4(x0, e0, r0, c, pg, pe, beta, mode, lo, 0);
-  const l1 = farNegativeLane4(x1, e1, r1, c, pg, pe, beta, mode, lo, 16);
-  const l2 = farNegativeLane4(x2, e2, r2, c, pg, pe, beta, mode, lo, 32);
-  const l3 = farNegativeLane4(x3, e3, r3, c, pg, pe, beta, mode, lo, 48);
+  const e0 = negExp4(x0, mode);
+  const l0 = farNegativeLane4(x0, e0, f32x4.div(one, f32x4.add(one, e0)), c, pg, pe, beta, mode, lo, 0);
+  const e1 = negExp4(x1, mode);
+  const l1 = farNegativeLane4(x1, e1, f32x4.div(one, f32x4.add(one, e1)), c, pg, pe, beta, mode, lo, 16);
+  const e2 = negExp4(x2, mode);
+  const l2 = farNegativeLane4(x2, e2, f32x4.div(one, f32x4.add(one, e2)), c, pg, pe, beta, mode, lo, 32);
+  const e3 = negExp4(x3, mode);
+  const l3 = farNegativeLane4(x3, e3, f32x4.div(one, f32x4.add(one, e3)), c, pg, pe, beta, mode, lo, 48);
   if (pgz) {
     const zero = f32x4.splat(0);
     v128.store(pgz, zero); v128.store(pgz, zero, 16); v128.store(pgz, zero, 32); v128.store(pgz, zero, 48);
@@ -177,11 +177,31 @@ const FAR_NEGATIVE: f32 = -3.0;
   const p = pow4(sig, beta, mode);
   const loss = f32x4.mul(sp, p);
   if (pg) {
-    const g = f32x4.add(f32x4.mul(p, sig), f32x4.mul(f32x4.mul(dpow4(sig, beta, mode), sig), f32x4.mul(r, sp)));
+    const g = negativeGrad4(p, sig, r, sp, beta, mode);
     v128.store(pg + at, f32x4.mul(c, g));
   }
   if (pe) v128.store(pe + at, loss);
   return loss;
+}
+
+/**
+ * e^(−|x|): for β = 2 and β = 0 the cheaper exp floored at 2^−126 gives the same float32 results (see
+ * expNonPositive4); other β keep the exact one, whose subnormals matter to σ^β for β < 1.
+ */
+// @ts-ignore: decorator
+@inline function negExp4(x: v128, mode: i32): v128 {
+  const a = f32x4.neg(f32x4.abs(x));
+  return mode == MODE_TWO || mode == MODE_ZERO ? expNonPositive4(a) : exp4(a);
+}
+
+/** ∂L/∂x of a negative: σ^β·σ + β·σ^(β−1)·σ·(1−σ)·sp; for β = 2, σ²·(σ + 2(1−σ)·sp). */
+// @ts-ignore: decorator
+@inline function negativeGrad4(p: v128, sig: v128, oms: v128, sp: v128, beta: f32, mode: i32): v128 {
+  if (mode == MODE_TWO) {
+    const t = f32x4.mul(oms, sp);
+    return f32x4.mul(p, f32x4.add(sig, f32x4.add(t, t)));
+  }
+  return f32x4.add(f32x4.mul(p, sig), f32x4.mul(f32x4.mul(dpow4(sig, beta, mode), sig), f32x4.mul(oms, sp)));
 }
 
 /** Loss and gradient of one vector of negatives from its shared transcendentals; stores at byte offset `at`. */
@@ -196,7 +216,7 @@ const FAR_NEGATIVE: f32 = -3.0;
   const loss = f32x4.mul(sp, p);
   if (pg) {
     const oms = v128.bitselect(er, r, nonneg);
-    const g = f32x4.add(f32x4.mul(p, sig), f32x4.mul(f32x4.mul(dpow4(sig, beta, mode), sig), f32x4.mul(oms, sp)));
+    const g = negativeGrad4(p, sig, oms, sp, beta, mode);
     v128.store(pg + at, f32x4.mul(c, g));
   }
   if (pe) v128.store(pe + at, loss);
