@@ -10,6 +10,10 @@ export { ciou } from "./ciou";
 export { gflGeneral } from "./gfl";
 export { gflHeadWeights, gflHeadPositives } from "./gfl-head";
 export { yoloV8Positives } from "./yolo";
+export { atssAssign } from "./atss";
+export { talAssign } from "./tal";
+export { nms } from "./nms";
+export { gflLevelTopk, gflDecode, yoloDecode, yoloCandidates } from "./decode";
 
 /** First byte above the module's own static area: JavaScript carves its buffers from here up. */
 export function heapBase(): usize {

@@ -18,6 +18,9 @@ import { giouLoss, ciouLoss, type BoxPairInput, type GiouOptions, type CiouOptio
 import { generalizedFocalLoss, type GflGeneralInput, type GflGeneralOptions, type GflGeneralResult } from './ops/gfl.js';
 import { gflHeadLoss, type GflHeadInput, type GflHeadOptions, type GflHeadResult, type GflHeadIntermediates } from './ops/gfl-head.js';
 import { yoloV8Loss, type YoloV8Input, type YoloV8Options, type YoloV8Result, type YoloV8Intermediates } from './ops/yolo.js';
+import { atssAssign, atssTargets, taskAlignedAssign, type AtssAssignInput, type AtssOptions, type AtssAssignResult, type AtssIntermediates, type AtssTargetsInput, type AtssTargetsOptions, type AtssTargetsResult, type AtssImageResult, type TalInput, type TalOptions, type TalResult, type TalIntermediates } from './ops/assign.js';
+import { batchedNms, multiclassNms, yoloNms, type BatchedNmsInput, type BatchedNmsOptions, type BatchedNmsResult, type MulticlassNmsInput, type MulticlassNmsOptions, type MulticlassNmsResult, type YoloNmsInput, type YoloNmsOptions, type YoloNmsImage } from './ops/nms.js';
+import { gflPredict, yoloDecode, type GflPredictInput, type GflPredictOptions, type GflPredictImage, type GflPredictIntermediates, type YoloDecodeInput, type YoloDecodeOptions, type YoloDecodeResult } from './ops/decode.js';
 
 export { GflInputError } from './errors.js';
 export { getCapabilities, availableBackends };
@@ -31,6 +34,14 @@ export type {
   GflGeneralInput, GflGeneralOptions, GflGeneralResult,
 };
 export type { GflHeadInput, GflHeadOptions, GflHeadResult, GflHeadIntermediates, YoloV8Input, YoloV8Options, YoloV8Result, YoloV8Intermediates };
+export { gflAnchors, anchorValidFlags, anchorPoints, featmapSizesFor } from './ops/anchors.js';
+export type { GflAnchorOptions, GflAnchors, AnchorPointOptions, AnchorPoints } from './ops/anchors.js';
+export type {
+  AtssAssignInput, AtssOptions, AtssAssignResult, AtssIntermediates, AtssTargetsInput, AtssTargetsOptions, AtssTargetsResult, AtssImageResult,
+  TalInput, TalOptions, TalResult, TalIntermediates, BatchedNmsInput, BatchedNmsOptions, BatchedNmsResult, MulticlassNmsInput,
+  MulticlassNmsOptions, MulticlassNmsResult, YoloNmsInput, YoloNmsOptions, YoloNmsImage, GflPredictInput, GflPredictOptions, GflPredictImage,
+  GflPredictIntermediates, YoloDecodeInput, YoloDecodeOptions, YoloDecodeResult,
+};
 
 export interface CreateGflOptions {
   /** 'auto' (default: SIMD when supported), 'wasm-simd' or 'wasm-scalar'. */
@@ -107,6 +118,38 @@ export class Gfl {
   /** The YOLOv8 detection loss (ultralytics v8DetectionLoss) given the assignment: losses and both head gradients. */
   yoloV8LossSync(input: YoloV8Input, options?: YoloV8Options): YoloV8Result { return runOp(this.rt, yoloV8Loss(this.rt, input, options)); }
   yoloV8Loss(input: YoloV8Input, options?: YoloV8Options): Promise<YoloV8Result> { return this.runAsync(yoloV8Loss(this.rt, input, options)); }
+
+  /** ATSS assignment (mmdetection ATSSAssigner, topk 9) of one image's anchors to its gt boxes. */
+  atssAssignSync(input: AtssAssignInput, options?: AtssOptions): AtssAssignResult { return runOp(this.rt, atssAssign(this.rt, input, options)); }
+  atssAssign(input: AtssAssignInput, options?: AtssOptions): Promise<AtssAssignResult> { return this.runAsync(atssAssign(this.rt, input, options)); }
+
+  /** GFL training targets for a batch (mmdetection GFLHead.get_targets: GFL anchors, ATSS, PseudoSampler). */
+  atssTargetsSync(input: AtssTargetsInput, options: AtssTargetsOptions): AtssTargetsResult { return runOp(this.rt, atssTargets(this.rt, input, options)); }
+  atssTargets(input: AtssTargetsInput, options: AtssTargetsOptions): Promise<AtssTargetsResult> { return this.runAsync(atssTargets(this.rt, input, options)); }
+
+  /** Task-aligned assignment (ultralytics TaskAlignedAssigner, topk 10, α 0.5, β 6) for a batch. */
+  taskAlignedAssignSync(input: TalInput, options?: TalOptions): TalResult { return runOp(this.rt, taskAlignedAssign(this.rt, input, options)); }
+  taskAlignedAssign(input: TalInput, options?: TalOptions): Promise<TalResult> { return this.runAsync(taskAlignedAssign(this.rt, input, options)); }
+
+  /** GFL inference (mmdetection GFLHead.predict_by_feat): decode, score threshold, nms_pre, class-aware NMS, max_per_img. */
+  gflPredictSync(input: GflPredictInput, options: GflPredictOptions): GflPredictImage[] { return runOp(this.rt, gflPredict(this.rt, input, options)); }
+  gflPredict(input: GflPredictInput, options: GflPredictOptions): Promise<GflPredictImage[]> { return this.runAsync(gflPredict(this.rt, input, options)); }
+
+  /** ultralytics Detect._inference: DFL decode to xywh pixels and class probabilities. */
+  yoloDecodeSync(input: YoloDecodeInput, options: YoloDecodeOptions): YoloDecodeResult { return runOp(this.rt, yoloDecode(this.rt, input, options)); }
+  yoloDecode(input: YoloDecodeInput, options: YoloDecodeOptions): Promise<YoloDecodeResult> { return this.runAsync(yoloDecode(this.rt, input, options)); }
+
+  /** ultralytics non_max_suppression (class offset 7680, predict or multi-label mode). */
+  yoloNmsSync(input: YoloNmsInput, options?: YoloNmsOptions): YoloNmsImage[] { return runOp(this.rt, yoloNms(this.rt, input, options)); }
+  yoloNms(input: YoloNmsInput, options?: YoloNmsOptions): Promise<YoloNmsImage[]> { return this.runAsync(yoloNms(this.rt, input, options)); }
+
+  /** mmcv batched_nms (class offset label·(max + 1)). */
+  batchedNmsSync(input: BatchedNmsInput, options?: BatchedNmsOptions): BatchedNmsResult { return runOp(this.rt, batchedNms(this.rt, input, options)); }
+  batchedNms(input: BatchedNmsInput, options?: BatchedNmsOptions): Promise<BatchedNmsResult> { return this.runAsync(batchedNms(this.rt, input, options)); }
+
+  /** mmdetection multiclass_nms (score threshold, batched NMS, max_num). */
+  multiclassNmsSync(input: MulticlassNmsInput, options?: MulticlassNmsOptions): MulticlassNmsResult { return runOp(this.rt, multiclassNms(this.rt, input, options)); }
+  multiclassNms(input: MulticlassNmsInput, options?: MulticlassNmsOptions): Promise<MulticlassNmsResult> { return this.runAsync(multiclassNms(this.rt, input, options)); }
 
   /**
    * The one asynchronous driver: every async method goes through here. On the single-thread backends it runs the op

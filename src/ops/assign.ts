@@ -1,0 +1,439 @@
+// Target assignment in WASM:
+//   ATSS: mmdetection v3.1 ATSSAssigner (topk 9) with GFLHead.get_targets around it (PseudoSampler, allowed_border
+//   −1): `atssAssign` for one image's anchors, `atssTargets` for a batch from the gt boxes and the image shapes.
+//   Task-aligned: ultralytics 8.3 TaskAlignedAssigner (topk 10, α 0.5, β 6, eps 1e-9), `taskAlignedAssign`.
+// Tie rule (both): where torch.topk meets exactly equal keys at its boundary (equal centre distances for ATSS, equal
+// alignment metrics for TAL), the lower anchor index is taken. torch leaves this to libstdc++'s nth_element /
+// partial_sort, so a case with such a tie can differ from upstream; everything else is tie-free or follows
+// upstream's documented first-index rules (highest IoU, then lowest gt index; argmax of CIoU over all gts).
+import { GflInputError } from '../errors.js';
+import type { WasmRuntime, Op } from '../wasm/runtime.js';
+import { plainObject, knownKeys, finiteNumber, positiveInt, bool, rowsOf, f32Array } from '../validate.js';
+import { once, i32At, u8At, f32At, intArray, noNaN } from './nms.js';
+import { gflAnchors, anchorValidFlags, featmapList, featmapSizesFor, strideList, GFL_STRIDES } from './anchors.js';
+
+// ---------------------------------------------------------------------------------------------
+// ATSS
+
+export interface AtssAssignInput {
+  /** N × 4 xyxy, level-major. */
+  anchors: Float32Array;
+  /** Anchors per level (sums to N). */
+  numLevelAnchors: Int32Array | readonly number[];
+  /** G × 4 xyxy. */
+  gtBboxes: Float32Array;
+  /** G class indices (optional: assignedLabels then absent). */
+  gtLabels?: Int32Array;
+}
+
+export interface AtssOptions {
+  /** Candidates per level; default 9. */
+  topk?: number;
+  /** Also return IoUs, centre distances, per-gt statistics and candidate / positive masks. */
+  intermediates?: boolean;
+}
+
+export interface AtssIntermediates {
+  /** N × G IoU (bbox_overlaps, eps 1e-6). */
+  overlaps: Float32Array;
+  /** N × G centre distances. */
+  distances: Float32Array;
+  /** N × G: 1 where the anchor is one of the gt's candidates. */
+  isCandidate: Uint8Array;
+  /** N × G: 1 where the anchor is positive for the gt (before the one-gt-per-anchor rule). */
+  isPos: Uint8Array;
+  /** G each: mean, unbiased std and mean + std of the candidates' IoUs. */
+  overlapsMean: Float32Array;
+  overlapsStd: Float32Array;
+  overlapsThr: Float32Array;
+}
+
+export interface AtssAssignResult {
+  /** N, 1-based gt index, 0 = negative (AssignResult.gt_inds). */
+  assignedGtInds: Int32Array;
+  /** N: IoU with the assigned gt; −1e8 for the others when there are gts, all 0 when there are none. */
+  maxOverlaps: Float32Array;
+  /** N: gt label of positives, −1 for negatives (only with gtLabels). */
+  assignedLabels?: Int32Array;
+  /** Ascending indices of the positive anchors. */
+  posInds: Int32Array;
+  intermediates?: AtssIntermediates;
+}
+
+interface AtssProblem { anchors: Float32Array; levels: Int32Array; gts: Float32Array; labels?: Int32Array }
+
+function atssBuffers(f: ReturnType<WasmRuntime['frame']>, n: number, g: number, numLevels: number, topk: number) {
+  return {
+    overlaps: f.reserve(n * g * 4), distances: f.reserve(n * g * 4), cand: f.reserve(n * g), pos: f.reserve(n * g),
+    stats: f.reserve(3 * g * 4), candIdx: f.reserve(numLevels * topk * 4), candD: f.reserve(topk * 4),
+    assigned: f.reserve(n * 4), maxOv: f.reserve(n * 4),
+  };
+}
+
+function checkBoxes(name: string, a: Float32Array): void {
+  for (let i = 0; i < a.length; i += 4) {
+    for (let k = 0; k < 4; k++) if (!Number.isFinite(a[i + k])) throw new GflInputError(name, `expected finite coordinates, got ${a[i + k]} at index ${i + k}`);
+  }
+}
+
+/** Runs the kernel on a staged problem; reads the results back. */
+function* atssRun(
+  rt: WasmRuntime, ptr: { anchors: number; levels: number; gts: number }, p: AtssProblem, topk: number,
+  buf: ReturnType<typeof atssBuffers>, inter: boolean,
+): Op<AtssAssignResult> {
+  const n = p.anchors.length / 4, g = p.gts.length / 4, L = p.levels.length;
+  yield once('atssAssign', [ptr.anchors, n, ptr.levels, L, ptr.gts, g, topk, buf.overlaps, buf.distances,
+    inter ? buf.cand : 0, inter ? buf.pos : 0, buf.stats, buf.candIdx, buf.candD, buf.assigned, buf.maxOv]);
+  const assigned = i32At(rt, buf.assigned, n);
+  const assignedGtInds = new Int32Array(n);
+  const pos: number[] = [];
+  for (let i = 0; i < n; i++) {
+    assignedGtInds[i] = assigned[i] + 1;
+    if (assigned[i] >= 0) pos.push(i);
+  }
+  const res: AtssAssignResult = { assignedGtInds, maxOverlaps: f32At(rt, buf.maxOv, n).slice(), posInds: Int32Array.from(pos) };
+  if (p.labels) {
+    const lab = new Int32Array(n).fill(-1);
+    for (const i of pos) lab[i] = p.labels[assigned[i]];
+    res.assignedLabels = lab;
+  }
+  if (inter && g > 0) {
+    const stats = f32At(rt, buf.stats, 3 * g);
+    res.intermediates = {
+      overlaps: f32At(rt, buf.overlaps, n * g).slice(), distances: f32At(rt, buf.distances, n * g).slice(),
+      isCandidate: u8At(rt, buf.cand, n * g).slice(), isPos: u8At(rt, buf.pos, n * g).slice(),
+      overlapsMean: stats.slice(0, g), overlapsStd: stats.slice(g, 2 * g), overlapsThr: stats.slice(2 * g),
+    };
+  }
+  return res;
+}
+
+function atssOptions(o: Record<string, unknown>): { topk: number; inter: boolean } {
+  return {
+    topk: o.topk === undefined ? 9 : positiveInt('options.topk', o.topk),
+    inter: o.intermediates === undefined ? false : bool('options.intermediates', o.intermediates),
+  };
+}
+
+export function* atssAssign(rt: WasmRuntime, input: AtssAssignInput, options?: AtssOptions): Op<AtssAssignResult> {
+  const inp = plainObject('input', input);
+  const o = plainObject('options', options);
+  knownKeys('options', o, ['topk', 'intermediates']);
+  const { topk, inter } = atssOptions(o);
+  const n = rowsOf('input.anchors', inp.anchors, 4, 'N × 4 anchors (x1, y1, x2, y2)');
+  const anchors = inp.anchors as Float32Array;
+  checkBoxes('input.anchors', anchors);
+  const nl = inp.numLevelAnchors;
+  if (!(nl instanceof Int32Array) && !Array.isArray(nl)) throw new GflInputError('input.numLevelAnchors', 'expected an Int32Array or array of anchor counts per level');
+  const levels = Int32Array.from(nl as ArrayLike<number>);
+  let sum = 0;
+  levels.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < 0) throw new GflInputError('input.numLevelAnchors', `expected non-negative counts, got ${v} at index ${i}`);
+    sum += v;
+  });
+  if (sum !== n) throw new GflInputError('input.numLevelAnchors', `expected counts summing to ${n} anchors, got ${sum}`);
+  const g = rowsOf('input.gtBboxes', inp.gtBboxes, 4, 'G × 4 gt boxes (x1, y1, x2, y2)');
+  const gts = inp.gtBboxes as Float32Array;
+  checkBoxes('input.gtBboxes', gts);
+  const labels = inp.gtLabels === undefined ? undefined : intArray('input.gtLabels', inp.gtLabels, g, 0);
+  const f = rt.frame();
+  const ptr = { anchors: f.input(anchors), levels: f.input(levels), gts: f.input(gts.length ? gts : new Float32Array(4)) };
+  const buf = atssBuffers(f, n, g, levels.length, topk);
+  f.ready();
+  return yield* atssRun(rt, ptr, { anchors, levels, gts, labels }, topk, buf, inter);
+}
+
+export interface AtssTargetsInput {
+  /** ΣG × 4 gt boxes of all images, concatenated in image order. */
+  gtBboxes: Float32Array;
+  /** ΣG labels in [0, numClasses). */
+  gtLabels: Int32Array;
+  /** B: how many of the rows belong to each image. */
+  numGts: Int32Array | readonly number[];
+}
+
+export interface AtssTargetsOptions {
+  numClasses: number;
+  /** [H, W] per image (the padded input each image's valid anchors come from), or one [H, W] for all. */
+  padShape: readonly [number, number] | ReadonlyArray<readonly [number, number]>;
+  /** Default [8, 16, 32, 64, 128]. */
+  strides?: readonly number[];
+  /** Default ceil(max padShape / stride) per level. */
+  featmapSizes?: ReadonlyArray<readonly [number, number]>;
+  topk?: number;
+  /** GFL anchor generator settings (defaults 8, 1, [1], 0). */
+  octaveBaseScale?: number;
+  scalesPerOctave?: number;
+  ratios?: readonly number[];
+  centerOffset?: number;
+  intermediates?: boolean;
+}
+
+export interface AtssImageResult extends AtssAssignResult {
+  /** Valid anchors per level for this image. */
+  numLevelAnchorsInside: Int32Array;
+  /** max(num_pos, 1). */
+  avgFactor: number;
+}
+
+export interface AtssTargetsResult {
+  /** N × 4 anchors, level-major then y, x. */
+  anchors: Float32Array;
+  numLevelAnchors: Int32Array;
+  /** Stride of each anchor (N). */
+  anchorStrides: Float32Array;
+  /** B × N (1 = valid / inside anchor). */
+  validFlags: Uint8Array;
+  /** B × N class index, numClasses = background. */
+  labels: Int32Array;
+  /** B × N: 1 for valid anchors. */
+  labelWeights: Float32Array;
+  /** B × N × 4: the assigned gt box, else 0. */
+  bboxTargets: Float32Array;
+  /** B × N × 4: 1 for positives. */
+  bboxWeights: Float32Array;
+  /** Σ_b max(num_pos_b, 1). */
+  avgFactor: number;
+  /** Per image, in the index space of its valid anchors. */
+  images: AtssImageResult[];
+}
+
+export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: AtssTargetsOptions): Op<AtssTargetsResult> {
+  const inp = plainObject('input', input);
+  const o = plainObject('options', options);
+  knownKeys('options', o, ['numClasses', 'padShape', 'strides', 'featmapSizes', 'topk', 'octaveBaseScale', 'scalesPerOctave', 'ratios', 'centerOffset', 'intermediates']);
+  const { topk, inter } = atssOptions(o);
+  const numClasses = positiveInt('options.numClasses', o.numClasses);
+  const numGtsRaw = inp.numGts;
+  if (!(numGtsRaw instanceof Int32Array) && !Array.isArray(numGtsRaw)) throw new GflInputError('input.numGts', 'expected an Int32Array or array with the gt count of each image');
+  const numGts = Int32Array.from(numGtsRaw as ArrayLike<number>);
+  const B = numGts.length;
+  if (B === 0) throw new GflInputError('input.numGts', 'expected at least one image');
+  let totalG = 0;
+  numGts.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < 0) throw new GflInputError('input.numGts', `expected non-negative counts, got ${v} at index ${i}`);
+    totalG += v;
+  });
+  const gts = f32Array('input.gtBboxes', inp.gtBboxes, totalG * 4);
+  checkBoxes('input.gtBboxes', gts);
+  const labels = intArray('input.gtLabels', inp.gtLabels, totalG, 0, numClasses - 1);
+  const ps = o.padShape;
+  let pads: Array<[number, number]>;
+  if (Array.isArray(ps) && ps.length === 2 && typeof ps[0] === 'number') pads = Array.from({ length: B }, () => [ps[0] as number, ps[1] as number]);
+  else if (Array.isArray(ps) && ps.length === B) pads = featmapList('options.padShape', ps, B);
+  else throw new GflInputError('options.padShape', `expected [H, W] or one [H, W] per image (${B})`);
+  pads.forEach(([h, w], i) => { if (!(h > 0 && w > 0)) throw new GflInputError(`options.padShape`, `expected positive sizes, got [${h}, ${w}] for image ${i}`); });
+  const strides = strideList('options.strides', o.strides, GFL_STRIDES);
+  const batchShape: [number, number] = [Math.max(...pads.map((p) => p[0])), Math.max(...pads.map((p) => p[1]))];
+  const sizes = o.featmapSizes === undefined ? featmapSizesFor(batchShape, strides) : featmapList('options.featmapSizes', o.featmapSizes, strides.length);
+  const gen = gflAnchors({
+    featmapSizes: sizes, strides,
+    ...(o.octaveBaseScale !== undefined ? { octaveBaseScale: o.octaveBaseScale as number } : {}),
+    ...(o.scalesPerOctave !== undefined ? { scalesPerOctave: o.scalesPerOctave as number } : {}),
+    ...(o.ratios !== undefined ? { ratios: o.ratios as number[] } : {}),
+    ...(o.centerOffset !== undefined ? { centerOffset: o.centerOffset as number } : {}),
+  });
+  const N = gen.anchors.length / 4, L = sizes.length;
+  const validFlags = new Uint8Array(B * N);
+  const maxG = Math.max(1, ...Array.from(numGts));
+
+  // stage: the full anchor set once; per image only the valid anchors when some are not (smaller pad shape)
+  const f = rt.frame();
+  const anchorsPtr = f.input(gen.anchors);
+  const gtsPtr = f.input(gts.length ? gts : new Float32Array(4));
+  const levelsPtr = f.reserve(L * 4);
+  const compactPtr = f.reserve(N * 16);
+  const buf = atssBuffers(f, N, maxG, L, topk);
+  f.ready();
+
+  const labelsOut = new Int32Array(B * N).fill(numClasses);
+  const labelWeights = new Float32Array(B * N);
+  const bboxTargets = new Float32Array(B * N * 4);
+  const bboxWeights = new Float32Array(B * N * 4);
+  const images: AtssImageResult[] = [];
+  let avgFactor = 0, gOff = 0;
+  for (let b = 0; b < B; b++) {
+    const flags = anchorValidFlags(sizes, strides, pads[b], gen.anchorsPerLocation);
+    validFlags.set(flags, b * N);
+    const inside: number[] = [];
+    const levelsInside = new Int32Array(L);
+    let row = 0;
+    for (let l = 0; l < L; l++) {
+      for (let k = 0; k < gen.numLevelAnchors[l]; k++, row++) if (flags[row]) { inside.push(row); levelsInside[l]++; }
+    }
+    if (inside.length === 0) throw new GflInputError('options.padShape', `image ${b} has no valid anchor`);
+    const all = inside.length === N;
+    let anchors = gen.anchors;
+    if (!all) {
+      anchors = new Float32Array(inside.length * 4);
+      inside.forEach((r, t) => anchors.set(gen.anchors.subarray(r * 4, r * 4 + 4), t * 4));
+      f32At(rt, compactPtr, anchors.length).set(anchors);
+    }
+    i32At(rt, levelsPtr, L).set(levelsInside);
+    const g = numGts[b];
+    const imgGts = gts.subarray(gOff * 4, (gOff + g) * 4), imgLabels = labels.subarray(gOff, gOff + g);
+    const r = yield* atssRun(rt, { anchors: all ? anchorsPtr : compactPtr, levels: levelsPtr, gts: gtsPtr + gOff * 16 },
+      { anchors, levels: levelsInside, gts: imgGts, labels: imgLabels }, topk, buf, inter);
+    const numPos = r.posInds.length;
+    const af = Math.max(numPos, 1);
+    avgFactor += af;
+    inside.forEach((full, t) => { labelWeights[b * N + full] = 1; });
+    for (const t of r.posInds) {
+      const full = inside[t], gi = r.assignedGtInds[t] - 1;
+      labelsOut[b * N + full] = imgLabels[gi];
+      bboxTargets.set(imgGts.subarray(gi * 4, gi * 4 + 4), (b * N + full) * 4);
+      bboxWeights.fill(1, (b * N + full) * 4, (b * N + full) * 4 + 4);
+    }
+    images.push({ ...r, numLevelAnchorsInside: levelsInside, avgFactor: af });
+    gOff += g;
+  }
+  return {
+    anchors: gen.anchors, numLevelAnchors: gen.numLevelAnchors, anchorStrides: gen.strides, validFlags,
+    labels: labelsOut, labelWeights, bboxTargets, bboxWeights, avgFactor, images,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// task-aligned
+
+export interface TalInput {
+  /** B × A × nc class probabilities (sigmoid of the logits). */
+  pdScores: Float32Array;
+  /** B × A × 4 predicted boxes, xyxy pixels. */
+  pdBboxes: Float32Array;
+  /** A × 2 anchor points in pixels (make_anchors points × stride). */
+  anchorPoints: Float32Array;
+  /** B × M gt classes (integers; float storage as upstream is accepted). */
+  gtLabels: Int32Array | Float32Array;
+  /** B × M × 4 gt boxes, xyxy pixels; padding rows 0. */
+  gtBboxes: Float32Array;
+  /** B × M: 1 real gt, 0 padding. Default: box sum > 0 (what v8DetectionLoss passes). */
+  maskGt?: Float32Array | Int32Array | Uint8Array;
+}
+
+export interface TalOptions {
+  /** nc; default from pdScores. */
+  numClasses?: number;
+  topk?: number;
+  alpha?: number;
+  beta?: number;
+  eps?: number;
+  /** Also return the (B × M × A) masks and metrics and the normalised metric. */
+  intermediates?: boolean;
+}
+
+export interface TalIntermediates {
+  maskInGts: Float32Array;
+  /** score^α · overlaps^β before masking by the positives. */
+  alignMetric: Float32Array;
+  /** CIoU clamped at 0, only inside real gts. */
+  overlaps: Float32Array;
+  maskPosBeforeHighest: Float32Array;
+  maskPos: Float32Array;
+  /** B × A. */
+  normAlignMetric: Float32Array;
+}
+
+export interface TalResult {
+  /** B × A class; background anchors carry gt 0's label (upstream), numClasses when M = 0. */
+  targetLabels: Int32Array;
+  /** B × A × 4. */
+  targetBboxes: Float32Array;
+  /** B × A × nc: one-hot × normalised alignment metric. */
+  targetScores: Float32Array;
+  /** B × A: 1 foreground. */
+  fgMask: Uint8Array;
+  /** B × A gt index (0 for background). */
+  targetGtIdx: Int32Array;
+  /** Number of foreground anchors over the batch. */
+  numFg: number;
+  intermediates?: TalIntermediates;
+}
+
+export function* taskAlignedAssign(rt: WasmRuntime, input: TalInput, options?: TalOptions): Op<TalResult> {
+  const inp = plainObject('input', input);
+  const o = plainObject('options', options);
+  knownKeys('options', o, ['numClasses', 'topk', 'alpha', 'beta', 'eps', 'intermediates']);
+  const A = rowsOf('input.anchorPoints', inp.anchorPoints, 2, 'A × 2 anchor points');
+  if (A === 0) throw new GflInputError('input.anchorPoints', 'expected at least one anchor point');
+  const points = inp.anchorPoints as Float32Array;
+  noNaN('input.anchorPoints', points);
+  const nBox = rowsOf('input.pdBboxes', inp.pdBboxes, 4 * A, `B × ${A} × 4 predicted boxes`);
+  const B = nBox;
+  if (B === 0) throw new GflInputError('input.pdBboxes', 'expected at least one image');
+  const pd = inp.pdBboxes as Float32Array;
+  const sc = inp.pdScores;
+  if (!(sc instanceof Float32Array) || sc.length % (B * A) !== 0 || sc.length === 0) throw new GflInputError('input.pdScores', `expected a Float32Array of ${B} × ${A} × nc probabilities`);
+  const nc = sc.length / (B * A);
+  if (o.numClasses !== undefined && positiveInt('options.numClasses', o.numClasses) !== nc) throw new GflInputError('options.numClasses', `pdScores holds ${nc} classes per anchor`);
+  const topk = o.topk === undefined ? 10 : positiveInt('options.topk', o.topk);
+  if (topk > A) throw new GflInputError('options.topk', `expected at most the ${A} anchors (torch.topk would fail)`);
+  const alpha = o.alpha === undefined ? 0.5 : finiteNumber('options.alpha', o.alpha, { min: 0 });
+  const beta = o.beta === undefined ? 6 : finiteNumber('options.beta', o.beta, { min: 0 });
+  const eps = o.eps === undefined ? 1e-9 : finiteNumber('options.eps', o.eps, { min: 0 });
+  const inter = o.intermediates === undefined ? false : bool('options.intermediates', o.intermediates);
+  const gb = rowsOf('input.gtBboxes', inp.gtBboxes, 4 * B, `${B} × M × 4 gt boxes`);
+  const M = gb;
+  const gts = inp.gtBboxes as Float32Array;
+  checkBoxes('input.gtBboxes', gts);
+  const labels = intArray('input.gtLabels', inp.gtLabels, B * M, 0, nc - 1);
+  let mask: Int32Array;
+  if (inp.maskGt === undefined) {
+    mask = new Int32Array(B * M);
+    for (let i = 0; i < B * M; i++) mask[i] = Math.fround(Math.fround(Math.fround(gts[i * 4] + gts[i * 4 + 1]) + gts[i * 4 + 2]) + gts[i * 4 + 3]) > 0 ? 1 : 0;
+  } else {
+    mask = intArray('input.maskGt', inp.maskGt, B * M, 0, 1);
+  }
+  for (let i = 0; i < sc.length; i++) {
+    if (!(sc[i] >= 0 && sc[i] <= 1)) throw new GflInputError('input.pdScores', `expected probabilities in [0, 1], got ${sc[i]} at index ${i}`);
+  }
+  noNaN('input.pdBboxes', pd);
+
+  const targetLabels = new Int32Array(B * A), targetGtIdx = new Int32Array(B * A), fgMask = new Uint8Array(B * A);
+  const targetBboxes = new Float32Array(B * A * 4), targetScores = new Float32Array(B * A * nc);
+  if (M === 0) {
+    // upstream's early return for batches without gts (num_classes as the label, everything else 0)
+    targetLabels.fill(nc);
+    const res: TalResult = { targetLabels, targetBboxes, targetScores, fgMask, targetGtIdx, numFg: 0 };
+    if (inter) res.intermediates = { maskInGts: new Float32Array(0), alignMetric: new Float32Array(0), overlaps: new Float32Array(0), maskPosBeforeHighest: new Float32Array(0), maskPos: new Float32Array(0), normAlignMetric: new Float32Array(B * A) };
+    return res;
+  }
+  const f = rt.frame();
+  const p = {
+    scores: f.input(sc), pred: f.input(pd), points: f.input(points), labels: f.input(labels), gts: f.input(gts), mask: f.input(mask),
+    overlaps: f.reserve(M * A * 4), align: f.reserve(M * A * 4), inGts: f.reserve(M * A), posBefore: f.reserve(M * A), pos: f.reserve(M * A),
+    top: f.reserve(topk * 4), topV: f.reserve(topk * 4),
+    tLabels: f.reserve(A * 4), tIdx: f.reserve(A * 4), fg: f.reserve(A * 4), tBoxes: f.reserve(A * 16), tScores: f.reserve(A * nc * 4), norm: f.reserve(A * 4),
+  };
+  f.ready();
+  const im: TalIntermediates | undefined = inter ? {
+    maskInGts: new Float32Array(B * M * A), alignMetric: new Float32Array(B * M * A), overlaps: new Float32Array(B * M * A),
+    maskPosBeforeHighest: new Float32Array(B * M * A), maskPos: new Float32Array(B * M * A), normAlignMetric: new Float32Array(B * A),
+  } : undefined;
+  let numFg = 0;
+  for (let b = 0; b < B; b++) {
+    numFg += yield once('talAssign', [
+      p.scores + b * A * nc * 4, p.pred + b * A * 16, p.points, p.labels + b * M * 4, p.gts + b * M * 16, p.mask + b * M * 4, A, M, nc,
+      topk, alpha, beta, eps, p.overlaps, p.align, p.inGts, p.posBefore, p.pos, p.top, p.topV,
+      p.tLabels, p.tIdx, p.fg, p.tBoxes, p.tScores, p.norm,
+    ]);
+    targetLabels.set(i32At(rt, p.tLabels, A), b * A);
+    targetGtIdx.set(i32At(rt, p.tIdx, A), b * A);
+    const fg = i32At(rt, p.fg, A);
+    for (let i = 0; i < A; i++) fgMask[b * A + i] = fg[i];
+    targetBboxes.set(f32At(rt, p.tBoxes, A * 4), b * A * 4);
+    targetScores.set(f32At(rt, p.tScores, A * nc), b * A * nc);
+    if (im) {
+      const off = b * M * A;
+      im.maskInGts.set(u8At(rt, p.inGts, M * A), off);
+      im.alignMetric.set(f32At(rt, p.align, M * A), off);
+      im.overlaps.set(f32At(rt, p.overlaps, M * A), off);
+      im.maskPosBeforeHighest.set(u8At(rt, p.posBefore, M * A), off);
+      im.maskPos.set(u8At(rt, p.pos, M * A), off);
+      im.normAlignMetric.set(f32At(rt, p.norm, A), b * A);
+    }
+  }
+  const res: TalResult = { targetLabels, targetBboxes, targetScores, fgMask, targetGtIdx, numFg };
+  if (im) res.intermediates = im;
+  return res;
+}
