@@ -19,7 +19,10 @@ function withModule(modules: EdgeModules, options: CreateGflOptions | undefined)
   const backend = o.backend ?? 'auto';
   if (backend === 'wasm-scalar') return { ...o, wasmModule: modules.scalar };
   if (backend === 'auto') {
-    return getCapabilities().simd ? { ...o, backend: 'wasm-simd', wasmModule: modules.simd } : { ...o, backend: 'wasm-scalar', wasmModule: modules.scalar };
+    const caps = getCapabilities() as { simd: boolean; workers?: boolean };
+    const wasmModule = caps.simd ? modules.simd : modules.scalar;
+    // where auto cannot pick threads (no workers) it keeps its own reason; elsewhere the single-thread choice is forced
+    return caps.workers === false ? { ...o, wasmModule } : { ...o, backend: caps.simd ? 'wasm-simd' : 'wasm-scalar', wasmModule };
   }
   if (backend === 'wasm-simd') return { ...o, wasmModule: modules.simd };
   throw new GflInputError('options.backend', `this entry (edge runtimes: no workers) runs 'wasm-simd' or 'wasm-scalar'; got ${String(backend)}`);

@@ -4,7 +4,7 @@
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { GOLDEN_DIR, RUNTIMES_DIR } from './paths.js';
-import { stage } from './spawn.js';
+import { stage, keepSummary } from './spawn.js';
 import { startServer } from './server.mjs';
 import { launch, runPage } from './browser.js';
 
@@ -26,6 +26,7 @@ async function server(isolated: boolean): Promise<string> {
 }
 
 function expectGoldens(s: any): void {
+  keepSummary(`chromium ${s.crossOriginIsolated ? 'isolated' : 'not isolated'}`, s);
   expect(s.runtime).toBe('browser');
   expect(s.failures).toEqual([]);
   expect(s.violations).toEqual([]);

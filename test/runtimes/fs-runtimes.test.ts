@@ -4,7 +4,7 @@
 import { describe, it, expect, inject } from 'vitest';
 import { join } from 'node:path';
 import { BIN, GOLDEN_DIR, RUNTIMES_DIR } from './paths.js';
-import { run, describeRun, smokeSummary, stage } from './spawn.js';
+import { run, describeRun, smokeSummary, stage, keepSummary } from './spawn.js';
 
 const runtimes: Array<{ name: string; cmd: string; args: string[] }> = [
   { name: 'node', cmd: process.execPath, args: [] },
@@ -20,6 +20,7 @@ describe.each(runtimes)('$name', ({ name, cmd, args }) => {
     const r = await run(cmd, [...args, 'smoke-fs.mjs', GOLDEN_DIR, '--wasm-dir', wasmDir], { cwd: dir, timeoutMs: 60_000 });
     expect(r.code, describeRun(r)).toBe(0);
     const s = smokeSummary(r.stdout);
+    keepSummary(name, s);
     expect(s.runtime).toBe(name);
     expect(s.failures).toEqual([]);
     expect(s.backends).toEqual(expect.arrayContaining(['wasm-scalar', 'wasm-simd']));

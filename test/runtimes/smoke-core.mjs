@@ -47,6 +47,66 @@ export function compareBits(r1, r2) {
   return diffs;
 }
 
+/** Deep bit-for-bit equality of two results (typed arrays by their bytes, numbers with NaN == NaN); the differing paths. */
+export function diffBits(a, b, path = '', out = []) {
+  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
+    if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b) || a.constructor !== b.constructor) out.push(`${path} (type)`);
+    else if (a instanceof Float32Array) { if (!sameBits(a, b)) out.push(path); }
+    else if (a.length !== b.length || a.some((v, i) => !Object.is(v, b[i]))) out.push(path);
+  } else if (typeof a === 'number' || typeof b === 'number') {
+    if (!(Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)))) out.push(`${path} (${a} vs ${b})`);
+  } else if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) diffBits(a[k], b[k], path ? `${path}.${k}` : k, out);
+  } else if (a !== b) out.push(path);
+  return out;
+}
+
+/** Wraps an instance so that every …Sync call made through it is recorded with its arguments and result. */
+function recording(g, calls) {
+  return new Proxy(g, {
+    get(target, key) {
+      const v = target[key];
+      if (typeof v !== 'function') return v;
+      if (typeof key === 'string' && key.endsWith('Sync')) {
+        return (...args) => { const result = v.apply(target, args); calls.push({ method: key.slice(0, -4), args, result }); return result; };
+      }
+      return v.bind(target);
+    },
+  });
+}
+
+/** mulberry32 */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Training-sized calls that the pool splits over its threads: QFL at 8400 × 80, DFL over 40,000 rows, GIoU over 50,000 boxes. */
+function largeCalls() {
+  const r = rng(7);
+  const N = 8400, C = 80, M = 40000, K = 50000;
+  const pred = Float32Array.from({ length: N * C }, () => r() * 12 - 8);
+  const label = Int32Array.from({ length: N }, () => (r() < 0.05 ? Math.floor(r() * C) : C));
+  const score = Float32Array.from({ length: N }, () => r());
+  const dflPred = Float32Array.from({ length: M * 17 }, () => r() * 6 - 3);
+  const dflTarget = Float32Array.from({ length: M }, () => r() * 15.9);
+  const box = (i, j) => { const x = (i * 37) % 600, y = (i * 53) % 600; return [x + j, y, x + 20 + r() * 80, y + 20 + r() * 80]; };
+  const boxPred = Float32Array.from({ length: K * 4 }, (_, i) => box(i >> 2, 0)[i & 3]);
+  const boxTarget = Float32Array.from({ length: K * 4 }, (_, i) => boxPred[i] + (r() - 0.5) * 10);
+  return [
+    { method: 'qualityFocalLoss', args: [{ pred, label, score }, { beta: 2, avgFactor: 420, returnRowLoss: true }] },
+    { method: 'distributionFocalLoss', args: [{ pred: dflPred, target: dflTarget }, { bins: 17, avgFactor: 4 }] },
+    { method: 'giouLoss', args: [{ pred: boxPred, target: boxTarget }, { returnIou: true }] },
+  ];
+}
+
 /**
  * @param {object} o
  * @param {object} o.gfloss       the package's namespace (import * as gfloss from 'gfloss')
@@ -68,7 +128,7 @@ export async function runGoldens({ gfloss, conformance, cases, wasmUrls }) {
     runtime: runtimeName(), version: runtimeVersion(), capabilities: caps, backends, auto: { backend: auto.backend, reason: auto.backendReason },
     files: cases.length, unsupported, perBackend, wasmUrl: {}, failures,
   };
-  auto.dispose();
+  await auto.dispose();
   const reference = {};
   for (const backend of backends) {
     const g = await gfloss.createGfl({ backend });
@@ -87,7 +147,7 @@ export async function runGoldens({ gfloss, conformance, cases, wasmUrls }) {
       }
     }
     perBackend[backend] = passed;
-    g.dispose();
+    await g.dispose();
   }
   for (const [backend, url] of Object.entries(wasmUrls ?? {})) {
     try {
@@ -99,9 +159,48 @@ export async function runGoldens({ gfloss, conformance, cases, wasmUrls }) {
         else same++;
       }
       summary.wasmUrl[backend] = same;
-      g.dispose();
+      await g.dispose();
     } catch (e) {
       failures.push(`wasmUrl ${String(url)} [${backend}]: threw ${e && e.stack || e}`);
+    }
+  }
+  // 'wasm-simd-threads' (where createGfl can start it): the goldens' calls, replayed through the asynchronous methods
+  // on 1 and 2 threads, and training-sized calls that the pool splits, must give what single-thread SIMD gives, bit
+  // for bit; then dispose() ends the workers (the driver checks that the process exits by itself).
+  summary.asyncBackends = gfloss.availableBackends(caps, { async: true });
+  if (summary.asyncBackends.includes('wasm-simd-threads')) {
+    summary.threads = {};
+    const calls = [];
+    const simd = await gfloss.createGfl({ backend: 'wasm-simd' });
+    const rec = recording(simd, calls);
+    for (const { case: c } of supported) conformance.runCase(rec, c);
+    const large = largeCalls();
+    for (const call of large) call.result = await simd[call.method](...call.args);
+    simd.dispose();
+    for (const threads of [1, 2]) {
+      const t = { goldenCalls: 0, largeCalls: 0 };
+      summary.threads[threads] = t;
+      let g;
+      try {
+        g = await gfloss.createGfl({ backend: 'wasm-simd-threads', threads });
+        t.backend = g.backend;
+        t.threads = g.threads;
+        for (const [list, key] of [[calls, 'goldenCalls'], [large, 'largeCalls']]) {
+          for (const call of list) {
+            const diffs = diffBits(await g[call.method](...call.args), call.result);
+            if (diffs.length) failures.push(`${call.method} on ${threads} thread(s) differs from wasm-simd in ${diffs.slice(0, 5).join(', ')}`);
+            else t[key]++;
+          }
+        }
+        // concurrent calls from several callers queue and still give the same bits
+        const all = await Promise.all(large.map((call) => g[call.method](...call.args)));
+        t.concurrent = all.every((r, i) => diffBits(r, large[i].result).length === 0);
+        if (!t.concurrent) failures.push(`concurrent calls on ${threads} thread(s) differ from wasm-simd`);
+      } catch (e) {
+        failures.push(`wasm-simd-threads, ${threads} thread(s): threw ${e && e.stack || e}`);
+      } finally {
+        await g?.dispose();
+      }
     }
   }
   summary.ms = Date.now() - t0;

@@ -1,7 +1,7 @@
 // Runs a command to completion with a time limit. A process still running at the limit is killed and reported: for
 // the runtime checks that means it did not exit by itself (a worker or handle left alive), which fails the test.
 import { spawn } from 'node:child_process';
-import { existsSync, cpSync, mkdirSync } from 'node:fs';
+import { existsSync, cpSync, mkdirSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean; ms: number }
@@ -40,4 +40,10 @@ export function stage(consumerDir: string, name: string, from: string, files: st
   mkdirSync(dir, { recursive: true });
   for (const f of files) cpSync(join(from, f), join(dir, f));
   return dir;
+}
+
+/** With GFLOSS_SMOKE_LOG=file, appends each runtime's summary there (for looking at what ran, and how long it took). */
+export function keepSummary(name: string, summary: unknown): void {
+  const file = process.env.GFLOSS_SMOKE_LOG;
+  if (file) appendFileSync(file, `${name} ${JSON.stringify(summary)}\n`);
 }

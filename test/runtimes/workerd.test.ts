@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { BIN, GOLDEN_DIR, RUNTIMES_DIR } from './paths.js';
-import { run, describeRun, smokeSummary, stage } from './spawn.js';
+import { run, describeRun, smokeSummary, stage, keepSummary } from './spawn.js';
 
 describe('workerd', () => {
   it('passes every supported golden case inside a worker, with the kernels imported as wasm modules', async () => {
@@ -20,12 +20,13 @@ describe('workerd', () => {
       if (SUPPORTED_OPS.includes(c.op)) cases.push({ file, base64: raw.toString('base64') });
     }
     writeFileSync(join(dir, 'cases.js'), `export const CASES = ${JSON.stringify(cases)};\n`);
-    writeFileSync(join(dir, 'wrangler.jsonc'), JSON.stringify({ main: 'workerd-smoke.mjs', compatibility_date: '2026-05-01' }));
+    writeFileSync(join(dir, 'wrangler.jsonc'), JSON.stringify({ main: 'workerd-smoke.mjs', compatibility_date: '2026-11-01' }));
     const r = await run(BIN.workerd, ['test', 'wrangler.jsonc', '--verbose'], { cwd: dir, timeoutMs: 90_000 });
     expect(r.code, describeRun(r)).toBe(0);
     const out = r.stdout + r.stderr;
     expect(out).toMatch(/\[ PASS \]/);
     const s = smokeSummary(out.split('\n').map((l) => l.replace(/^.*?(GFLOSS-SMOKE )/, '$1')).join('\n'));
+    keepSummary('workerd', s);
     expect(s.runtime).toBe('workerd');
     expect(s.compileFromBytes).toMatch(/^refused/);
     expect(s.failures).toEqual([]);
