@@ -13,6 +13,12 @@
 //                 once, timing only the `qflLogits` call: separates kernel time from the API's overhead.
 //   copy          Float32Array.set of pred into a wasm memory and of the gradient out of it (the API's two big
 //                 copies, nothing else): the floor of the API's overhead.
+//   api-threads-1 await createGfl({ backend: 'wasm-simd-threads', threads: 1 }).qualityFocalLoss(...): the threads
+//   api-threads-2 build on shared memory, on the calling thread alone / with one worker (the calling thread takes
+//                 blocks too). The issue's bar: threads-2 ≥ 1.7× threads-1 on an idle machine.
+//   parallel probe  two worker threads running a fixed pure-JS loop at once vs one alone, before and after the
+//                 timed rounds: about 2.0× when two cores are free, about 1.0× when another job holds one. A
+//                 threads speed-up is only meaningful next to it.
 //
 // Method: data from a seeded PRNG (mulberry32), two input distributions; a correctness gate; the cold first call of
 // each API backend and of the JS loop, each measured in a fresh child process (import + create + first call); a
@@ -32,6 +38,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
@@ -261,6 +268,15 @@ function apiContender(g, set, out) {
   return () => g.qualityFocalLossSync(input, opts);
 }
 
+/** The async call (the one that uses the thread pool); the timing loop awaits it. */
+function asyncContender(g, set, out) {
+  const input = { pred: set.pred, label: set.label, score: set.score };
+  const opts = { beta: BETA, avgFactor: set.avgFactor, out };
+  return () => g.qualityFocalLoss(input, opts);
+}
+
+const settle = (r) => (r && typeof r.then === 'function' ? r : undefined);
+
 const PAGE = 65536;
 const align16 = (n) => Math.ceil(n / 16) * 16;
 
@@ -360,6 +376,29 @@ function probe() {
   return ms;
 }
 
+/** Two-worker CPU probe: one worker alone, then two at once, each timing the same fixed loop (see the header). */
+async function parallelProbe() {
+  const run = async (k) => {
+    const ws = Array.from({ length: k }, () => new Worker(new URL(import.meta.url)));
+    try {
+      await Promise.all(ws.map((w) => new Promise((res, rej) => { w.once('message', res); w.once('error', rej); })));
+      const times = ws.map((w) => new Promise((res, rej) => { w.once('message', res); w.once('error', rej); }));
+      for (const w of ws) w.postMessage('go');
+      return Math.max(...(await Promise.all(times)));
+    } finally {
+      await Promise.all(ws.map((w) => w.terminate()));
+    }
+  };
+  const one = await run(1);
+  const two = await run(2);
+  return { oneMs: one, twoMs: two, capacity: (2 * one) / two };
+}
+
+function probeWorker() {
+  parentPort.once('message', () => parentPort.postMessage(probe()));
+  parentPort.postMessage('ready');
+}
+
 function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);
   const med = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -432,6 +471,9 @@ async function main() {
 
   const probeStart = probe();
   console.log(`CPU probe (fixed JS loop) at start: ${fmt(probeStart)} ms`);
+  const parStart = await parallelProbe();
+  console.log(`parallel probe at start: 1 worker ${fmt(parStart.oneMs)} ms, 2 workers at once ${fmt(parStart.twoMs)} ms ` +
+    `→ ${parStart.capacity.toFixed(2)}× parallel capacity (2.0 = two idle cores)`);
 
   // cold first calls, each in a fresh process
   let cold;
@@ -440,8 +482,14 @@ async function main() {
     for (const w of ['wasm-scalar', 'wasm-simd', 'js']) cold[w] = runCold(w);
   }
 
-  const { createGflSync } = await import(DIST);
+  const { createGflSync, createGfl } = await import(DIST);
   const sets = makeData();
+  const threadInsts = {};
+  for (const t of [1, 2]) {
+    const g = await createGfl({ backend: 'wasm-simd-threads', threads: t });
+    if (g.backend !== 'wasm-simd-threads' || g.threads !== t) throw new Error(`asked for wasm-simd-threads × ${t}, got ${g.backend} × ${g.threads}`);
+    threadInsts[t] = { g, out: { gradPred: new Float32Array(N * C), gradScore: new Float32Array(N) } };
+  }
   const backends = ['wasm-scalar', 'wasm-simd'];
   const insts = Object.fromEntries(backends.map((b) => [b, createGflSync({ backend: b })]));
   for (const b of backends) {
@@ -458,6 +506,8 @@ async function main() {
       { name: 'js', fn: jsContender(set) },
       { name: 'api-scalar', fn: apiContender(insts['wasm-scalar'], set, outs['wasm-scalar']) },
       { name: 'api-simd', fn: apiContender(insts['wasm-simd'], set, outs['wasm-simd']) },
+      { name: 'api-threads-1', fn: asyncContender(threadInsts[1].g, set, threadInsts[1].out) },
+      { name: 'api-threads-2', fn: asyncContender(threadInsts[2].g, set, threadInsts[2].out) },
     ];
     for (const [name, h] of Object.entries(harness)) c.push({ name, fn: h.contender(si), harness: h });
     if (args.kernel) c.push({ name: 'copy', fn: copyContender(set), noCheck: true });
@@ -475,6 +525,7 @@ async function main() {
     for (const c of contenders.slice(1)) {
       if (c.noCheck) { c.fn(); continue; }
       let res = c.fn();
+      if (settle(res)) res = await res;
       if (c.harness) res = c.harness.view(res);
       const cmp = compare(ref, res);
       checks[set.key][c.name] = cmp;
@@ -492,7 +543,7 @@ async function main() {
   }
 
   // warm-up: a few calls of each so every JIT tier has settled
-  for (const { contenders } of plan) for (const c of contenders) for (let r = 0; r < 3; r++) c.fn();
+  for (const { contenders } of plan) for (const c of contenders) for (let r = 0; r < 3; r++) await c.fn();
 
   // interleaved rounds
   const samples = plan.map(({ contenders }) => contenders.map(() => []));
@@ -504,13 +555,15 @@ async function main() {
         const fn = cs[ci].fn;
         for (let r = 0; r < args.reps; r++) {
           const t0 = performance.now();
-          fn();
+          const p = settle(fn());
+          if (p) await p;
           samples[si][ci].push(performance.now() - t0);
         }
       }
     }
   }
   const probeEnd = probe();
+  const parEnd = await parallelProbe();
 
   // report
   const results = {};
@@ -550,6 +603,22 @@ async function main() {
     }
   }
 
+  console.log('\nthreads (wasm-simd-threads, async API): 2 threads vs 1 thread of the same build');
+  const threadBar = {};
+  for (const key of Object.keys(results)) {
+    const st = results[key].contenders;
+    const t1 = st.find((x) => x.name === 'api-threads-1'), t2 = st.find((x) => x.name === 'api-threads-2');
+    const sp = t1.median / t2.median, spMin = t1.min / t2.min;
+    threadBar[key] = { speedup: sp, speedupOfMinima: spMin, met: sp >= 1.7, threads1Median: t1.median, threads2Median: t2.median };
+    console.log(`  ${key.padEnd(9)} 1 thread ${fmt(t1.median)} ms, 2 threads ${fmt(t2.median)} ms (medians): ${sp.toFixed(2)}× ` +
+      `(minima ${fmt(t1.min)} / ${fmt(t2.min)} ms: ${spMin.toFixed(2)}×)  bar 1.7×: ${sp >= 1.7 ? 'PASS' : 'MISS'}`);
+  }
+  const capacity = Math.min(parStart.capacity, parEnd.capacity);
+  console.log(`  parallel probe: ${parStart.capacity.toFixed(2)}× at start, ${parEnd.capacity.toFixed(2)}× at end` +
+    (capacity < 1.7 ? `  <-- the machine did not have two free cores (another job held CPU); a threads speed-up below the ` +
+      'bar is expected here and says nothing about an idle machine' : '  (two cores were free)'));
+  for (const { g } of Object.values(threadInsts)) await g.dispose();
+
   const probeRatio = Math.max(probeStart, probeEnd) / Math.min(probeStart, probeEnd);
   console.log(`\nCPU probe (fixed JS loop): start ${fmt(probeStart)} ms, end ${fmt(probeEnd)} ms` +
     (probeRatio > 1.2 ? `  <-- changed ${probeRatio.toFixed(1)}×: the machine's load varied during the run; ` +
@@ -566,7 +635,8 @@ async function main() {
     writeJson(args.json, {
       env: { ...env, loadavgEnd: os.loadavg() },
       config: { N, C, beta: BETA, posFraction: POS_FRACTION, seed: SEED, rounds: args.rounds, reps: args.reps, reduction: 'mean', avgFactor: '#positives' },
-      probe: { startMs: probeStart, endMs: probeEnd },
+      probe: { startMs: probeStart, endMs: probeEnd, parallelStart: parStart, parallelEnd: parEnd },
+      threads: threadBar,
       checks, cold, results, targets, wallSeconds: totalS,
     });
     console.log(`wrote ${args.json}`);
@@ -578,7 +648,10 @@ function writeJson(path, obj) {
   writeFileSync(path, JSON.stringify(obj, null, 2) + '\n');
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (!isMainThread) probeWorker();
+else {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

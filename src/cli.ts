@@ -2,9 +2,9 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { basename, join } from 'node:path';
-import { createGflSync, getCapabilities, availableBackends, type BackendName } from './index.js';
+import { createGfl, createGflSync, getCapabilities, availableBackends, type BackendName } from './index.js';
+import { logicalProcessors } from './capabilities.js';
 import { runCase, resultDocument, compareCase, UnsupportedOpError, type GoldenCase } from './conformance.js';
-import { chooseBackend } from './backend.js';
 
 const USAGE = `usage:
   gfloss conformance CASE.json[.gz]... [--backend NAME] [--out DIR] [--check]
@@ -13,7 +13,8 @@ const USAGE = `usage:
       case's own values under its tolerance_hint and prints the worst field. NAME: auto (default),
       wasm-simd, wasm-scalar, or all (every backend this runtime supports).
   gfloss doctor
-      Prints the runtime's capabilities and the backend that would be chosen.`;
+      Prints the runtime's capabilities, then creates an instance as createGfl() does and prints the backend
+      and thread count it got.`;
 
 export function readCase(path: string): GoldenCase {
   const raw = readFileSync(path);
@@ -90,20 +91,31 @@ function conformance(args: string[]): number {
   return failures ? 1 : 0;
 }
 
-function doctor(): number {
+async function doctor(): Promise<number> {
   const caps = getCapabilities();
-  const choice = chooseBackend('auto', caps);
+  const cores = await logicalProcessors();
   const runtime = typeof process !== 'undefined' ? `node ${process.versions.node} (${process.platform} ${process.arch})` : 'unknown';
   console.log(`runtime:     ${runtime}`);
   console.log(`wasm:        ${caps.wasm}`);
   console.log(`simd:        ${caps.simd}`);
   console.log(`threads:     ${caps.threads}${caps.threadsReason ? ` (${caps.threadsReason})` : ''}`);
-  console.log(`available:   ${availableBackends(caps).join(', ')}`);
-  console.log(`auto picks:  ${choice.name} (${choice.reason})`);
+  console.log(`workers:     ${caps.workers}${caps.workersReason ? ` (${caps.workersReason})` : ''}`);
+  console.log(`processors:  ${cores}`);
+  console.log(`available:   ${availableBackends(caps, { async: true }).join(', ')}`);
+  // create what createGfl() creates, so that a pool that cannot start shows here, not in a training run
+  let gfl;
+  try {
+    gfl = await createGfl();
+  } catch (e) {
+    console.log(`auto picks:  none: ${(e as Error).message}`);
+    return 1;
+  }
+  console.log(`auto picks:  ${gfl.backend}, ${gfl.threads} thread${gfl.threads === 1 ? '' : 's'} (${gfl.backendReason})`);
+  await gfl.dispose();
   return 0;
 }
 
-export function main(argv: string[]): number {
+export function main(argv: string[]): number | Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === 'conformance') return conformance(rest);
   if (cmd === 'doctor') return doctor();

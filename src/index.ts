@@ -4,11 +4,12 @@
 //   const { loss, gradPred } = gfl.qualityFocalLossSync({ pred, label, score }, { beta: 2, avgFactor });
 //
 // Every loss has a synchronous method (`…Sync`) and an asynchronous twin with the same arguments and result.
-import { getCapabilities, type Capabilities } from './capabilities.js';
+import { getCapabilities, logicalProcessors, type Capabilities } from './capabilities.js';
 import { chooseBackend, availableBackends, type BackendName } from './backend.js';
 import { embeddedModule, moduleFrom, moduleFromUrl } from './wasm/load.js';
 import { GflInputError } from './errors.js';
 import { WasmRuntime, runOp, type Op } from './wasm/runtime.js';
+import { ThreadPool, GflThreadsError } from './wasm/pool.js';
 import { plainObject, knownKeys } from './validate.js';
 import { qualityFocalLoss, qualityFocalLossDense, type QflInput, type QflDenseInput, type QflOptions, type QflResult } from './ops/qfl.js';
 import { sigmoidFocalLoss, type FocalInput, type FocalOptions, type FocalResult } from './ops/focal.js';
@@ -23,6 +24,7 @@ import { batchedNms, multiclassNms, yoloNms, type BatchedNmsInput, type BatchedN
 import { gflPredict, yoloDecode, type GflPredictInput, type GflPredictOptions, type GflPredictImage, type GflPredictIntermediates, type YoloDecodeInput, type YoloDecodeOptions, type YoloDecodeResult } from './ops/decode.js';
 
 export { GflInputError } from './errors.js';
+export { GflThreadsError };
 export { getCapabilities, availableBackends };
 export { FLOAT32_EPS } from './ops/reduce.js';
 export type { Capabilities, BackendName };
@@ -44,8 +46,18 @@ export type {
 };
 
 export interface CreateGflOptions {
-  /** 'auto' (default: SIMD when supported), 'wasm-simd' or 'wasm-scalar'. */
+  /**
+   * 'auto' (default: 'wasm-simd-threads' from createGfl where threads, workers and more than one logical processor
+   * exist, else 'wasm-simd' where SIMD is supported, else 'wasm-scalar'), or one of them forced.
+   */
   backend?: BackendName | 'auto';
+  /**
+   * Threads that run the kernels, the calling thread included ('wasm-simd-threads'; default: the logical processors).
+   * With 'auto', 1 means single-threaded SIMD.
+   */
+  threads?: number;
+  /** URL of the pool's worker script (default: `wasm/worker.js` next to the package's index.js), for bundlers that move it. */
+  workerUrl?: string | URL;
   /**
    * The kernel module for the chosen backend, instead of the embedded one: a precompiled WebAssembly.Module (edge
    * runtimes that forbid compiling from bytes) or the bytes of `gfloss-simd.wasm` / `gfloss.wasm`. The threads build
@@ -65,18 +77,41 @@ export class Gfl {
   readonly backend: BackendName;
   /** Why this backend was chosen. */
   readonly backendReason: string;
+  /** Threads that run the kernels, the calling thread included (1 on the single-thread backends). */
+  readonly threads: number;
   private readonly rt: WasmRuntime;
+  private pool: ThreadPool | undefined;
+  private readonly poolStart: { module: WebAssembly.Module; workerUrl?: URL } | undefined;
 
-  /** @internal use createGfl() or createGflSync() */
-  constructor(options?: CreateGflOptions) {
+  /** @internal use createGfl() or createGflSync(); `context` is createGfl's (absent: synchronous, single-threaded) */
+  constructor(options?: CreateGflOptions, context?: { cores: number; note?: string }) {
     const o = plainObject('options', options);
-    knownKeys('options', o, ['backend', 'wasmModule', 'wasmUrl']);
+    knownKeys('options', o, ['backend', 'wasmModule', 'wasmUrl', 'threads', 'workerUrl']);
     if (o.wasmUrl !== undefined) throw new GflInputError('options.wasmUrl', 'loading from a URL is asynchronous: use createGfl(), not createGflSync()');
-    const choice = chooseBackend(o.backend, getCapabilities());
+    const choice = chooseBackend(o.backend, getCapabilities(), { threads: o.threads, cores: context?.cores ?? 1, sync: context === undefined });
+    const workerUrl = o.workerUrl === undefined ? undefined : urlOption('options.workerUrl', o.workerUrl);
     const module = o.wasmModule === undefined ? embeddedModule(choice.build) : moduleFrom('options.wasmModule', o.wasmModule);
     this.backend = choice.name;
-    this.backendReason = choice.reason;
+    this.backendReason = choice.reason + (context?.note ? `; ${context.note}` : '');
+    this.threads = choice.threads;
     this.rt = WasmRuntime.create(module);
+    if (choice.name === 'wasm-simd-threads') {
+      if (!(this.rt.memory.buffer instanceof SharedArrayBuffer)) {
+        throw new GflInputError('options.wasmModule', "'wasm-simd-threads' needs gfloss-simd-threads.wasm (the build that imports a shared memory)");
+      }
+      this.poolStart = { module, ...(workerUrl ? { workerUrl } : {}) };
+    }
+    if (choice.warning) warnOnce(choice.warning);
+  }
+
+  /** @internal starts the workers of 'wasm-simd-threads' (createGfl) */
+  async startThreads(): Promise<void> {
+    if (this.poolStart && !this.pool) this.pool = await ThreadPool.create(this.rt, this.poolStart.module, { threads: this.threads, ...this.poolStart });
+  }
+
+  /** @internal the thread pool, for tests */
+  get threadPool(): ThreadPool | undefined {
+    return this.pool;
   }
 
   /** Quality Focal Loss with (label, score) targets, on logits or (`activated`) probabilities. */
@@ -151,16 +186,41 @@ export class Gfl {
   multiclassNmsSync(input: MulticlassNmsInput, options?: MulticlassNmsOptions): MulticlassNmsResult { return runOp(this.rt, multiclassNms(this.rt, input, options)); }
   multiclassNms(input: MulticlassNmsInput, options?: MulticlassNmsOptions): Promise<MulticlassNmsResult> { return this.runAsync(multiclassNms(this.rt, input, options)); }
 
+
   /**
    * The one asynchronous driver: every async method goes through here. On the single-thread backends it runs the op
-   * on the calling thread.
+   * on the calling thread. On 'wasm-simd-threads' the calls queue (one frame region per instance) and large kernel
+   * calls are split over the pool; a synchronous call made meanwhile stages its buffers above the queued call's.
    */
   private async runAsync<R>(op: Op<R>): Promise<R> {
+    if (this.pool) return this.pool.drive(op);
     return runOp(this.rt, op);
   }
 
-  /** Releases nothing today (single-threaded backends hold no workers); kept so that code is ready for the pool. */
-  dispose(): void {}
+  /**
+   * Ends the worker threads ('wasm-simd-threads'); resolves when they have exited. Async calls still queued or running
+   * reject with GflThreadsError. Synchronous calls keep working (they never used the workers).
+   */
+  dispose(): Promise<void> {
+    return this.pool ? this.pool.dispose() : Promise.resolve();
+  }
+}
+
+const warned = new Set<string>();
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  console.warn(message);
+}
+
+function urlOption(name: string, v: unknown): URL {
+  if (typeof v === 'string' || (v !== null && typeof v === 'object' && typeof (v as URL).href === 'string')) {
+    const base = (globalThis as { location?: { href?: string } }).location?.href;
+    try {
+      return new URL(typeof v === 'string' ? v : (v as URL).href, base);
+    } catch { /* reported below */ }
+  }
+  throw new GflInputError(name, `expected a URL or a URL string, got ${String(v)}`);
 }
 
 /** Creates an instance; the backend is chosen from the runtime's capabilities unless forced. */
@@ -170,7 +230,20 @@ export async function createGfl(options?: CreateGflOptions): Promise<Gfl> {
     if (rest.wasmModule !== undefined) throw new GflInputError('options.wasmUrl', 'give wasmUrl or wasmModule, not both');
     return createGfl({ ...rest, wasmModule: await moduleFromUrl('options.wasmUrl', wasmUrl) });
   }
-  return new Gfl(options);
+  const cores = await logicalProcessors();
+  const g = new Gfl(options, { cores });
+  try {
+    await g.startThreads();
+  } catch (e) {
+    await g.dispose();
+    const o = options as CreateGflOptions | undefined;
+    if (o?.backend !== undefined && o.backend !== 'auto') throw e;
+    // 'auto' never fails for want of workers (a bundler that dropped worker.js, a policy that forbids workers)
+    const note = `worker threads could not start (${(e as Error).message}), so single-threaded`;
+    warnOnce(`gfloss: ${note}`);
+    return new Gfl({ ...o, threads: 1 }, { cores, note });
+  }
+  return g;
 }
 
 /** Synchronous twin of createGfl (compiles the embedded module synchronously). */

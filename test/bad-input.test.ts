@@ -92,7 +92,8 @@ for (const backend of backends()) {
 describe('createGfl options', () => {
   it('rejects unknown backends and options by name', () => {
     expectInputError(() => createGflSync({ backend: 'webgl' as never }), 'options.backend');
-    expectInputError(() => createGflSync({ threads: 2 } as never), 'options.threads', /unknown option/);
+    expectInputError(() => createGflSync({ threads: 2 } as never), 'options.threads', /createGfl\(\)/);
+    expectInputError(() => createGflSync({ frobnicate: 2 } as never), 'options.frobnicate', /unknown option/);
     expectInputError(() => createGflSync({ wasmModule: 'gfloss.wasm' as never }), 'options.wasmModule');
     expectInputError(() => createGflSync({ wasmModule: new Uint8Array([1, 2, 3]) }), 'options.wasmModule', /do not compile/);
   });

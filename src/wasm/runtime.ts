@@ -138,8 +138,36 @@ export class WasmRuntime {
     }
   }
 
+  /** Where new frames start: `base`, or above the buffers of an async call that is waiting for its workers. */
+  private floor = 0;
+  /** The end of the most recently staged frame. */
+  private lastTop = 0;
+
   frame(): Frame {
-    return new Frame(this, this.base);
+    return new Frame(this, Math.max(this.base, this.floor));
+  }
+
+  /** @internal Frame.ready() records its end, so that the thread pool can protect it while workers use it. */
+  noteFrameTop(top: number): void {
+    this.lastTop = top;
+  }
+
+  /** @internal the current floor, to give back to releaseFrames() when an async call ends */
+  frameFloor(): number {
+    return this.floor;
+  }
+
+  /**
+   * @internal Raises the floor above the last staged frame: an async call on the thread pool calls this before it
+   * awaits its workers, so that a synchronous call made meanwhile carves its frame above the async call's buffers.
+   */
+  protectFrames(): void {
+    this.floor = Math.max(this.floor, this.lastTop);
+  }
+
+  /** @internal */
+  releaseFrames(floor: number): void {
+    this.floor = floor;
   }
 
   /**
@@ -196,6 +224,7 @@ export class Frame {
   /** Grows the memory once and copies the inputs in. */
   ready(): void {
     this.rt.ensure(this.top);
+    this.rt.noteFrameTop(this.top);
     const buf = this.rt.memory.buffer;
     for (const [p, src] of this.copies) {
       if (src instanceof Int32Array) new Int32Array(buf, p, src.length).set(src);
