@@ -62,20 +62,7 @@ export const SIGMOID_ZERO_BELOW: f32 = -88.72283935;
   let e = <f32>((bits >>> 23) - 126);
   let m = reinterpret<f32>((bits & 0x007fffff) | 0x3f000000); // m ∈ [0.5, 1)
   if (m < SQRTHF) { e -= 1.0; m = m + m - 1.0; } else { m = m - 1.0; }
-  const z = m * m;
-  let y: f32 = 7.0376836292e-2;
-  y = y * m - 1.1514610310e-1;
-  y = y * m + 1.1676998740e-1;
-  y = y * m - 1.2420140846e-1;
-  y = y * m + 1.4249322787e-1;
-  y = y * m - 1.6668057665e-1;
-  y = y * m + 2.0000714765e-1;
-  y = y * m - 2.4999993993e-1;
-  y = y * m + 3.3333331174e-1;
-  y = y * m * z;
-  y += e * LN2_LO;
-  y -= 0.5 * z;
-  return m + y + e * LN2_HI;
+  return log1pPoly1(m, e);
 }
 
 /** Natural log for every float32: subnormals, 0 → -Inf, negative → NaN, +Inf → +Inf, NaN → NaN. */
@@ -168,12 +155,12 @@ export function atan1(x: f32): f32 {
 // ---------------------------------------------------------------------------------------------
 // f32x4 tier (compiled only with --enable simd)
 
+/**
+ * e^(x − n·ln 2) for the n held in t (t = x·log2 e + 1.5·2^23): Cody-Waite reduction and the degree-6 polynomial of
+ * Cephes expf, the part shared by exp4 and expNonPositive4.
+ */
 // @ts-ignore: decorator
-@inline export function exp4(x: v128): v128 {
-  x = f32x4.pmin(x, f32x4.splat(EXP_HI));
-  x = f32x4.pmax(x, f32x4.splat(EXP_LO));
-  // n = round(x·log2 e) by the 1.5·2^23 trick: the sum's low mantissa bits hold n (cheaper than nearest + trunc_sat)
-  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND_MAGIC));
+@inline function expReduced4(x: v128, t: v128): v128 {
   const fx = f32x4.sub(t, f32x4.splat(ROUND_MAGIC));
   let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(LN2_LO)));
@@ -185,6 +172,16 @@ export function atan1(x: f32): f32 {
   y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
   y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
   y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), f32x4.splat(1.0));
+  return y;
+}
+
+// @ts-ignore: decorator
+@inline export function exp4(x: v128): v128 {
+  x = f32x4.pmin(x, f32x4.splat(EXP_HI));
+  x = f32x4.pmax(x, f32x4.splat(EXP_LO));
+  // n = round(x·log2 e) by the 1.5·2^23 trick: the sum's low mantissa bits hold n (cheaper than nearest + trunc_sat)
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND_MAGIC));
+  const y = expReduced4(x, t);
   const n = i32x4.sub(t, i32x4.splat(ROUND_MAGIC_BITS));
   const n1 = i32x4.shr_s(n, 1);
   const n2 = i32x4.sub(n, n1);
@@ -203,17 +200,7 @@ export function atan1(x: f32): f32 {
 @inline export function expNonPositive4(x: v128): v128 {
   x = f32x4.pmax(x, f32x4.splat(-87.33654475));
   const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND_MAGIC));
-  const fx = f32x4.sub(t, f32x4.splat(ROUND_MAGIC));
-  let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(LN2_HI)));
-  r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(LN2_LO)));
-  const z = f32x4.mul(r, r);
-  let y = f32x4.splat(1.9875691500e-4);
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
-  y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), f32x4.splat(1.0));
+  const y = expReduced4(x, t);
   // t's low bits hold n + 0x400000; (n + 127) << 23 is 2^n
   const scale = i32x4.shl(i32x4.sub(t, i32x4.splat(ROUND_MAGIC_BITS - 127)), 23);
   return f32x4.mul(y, scale);
@@ -227,20 +214,7 @@ export function atan1(x: f32): f32 {
   const small = f32x4.lt(m, f32x4.splat(SQRTHF));          // all-ones lanes where m < √½
   const e = f32x4.convert_i32x4_s(i32x4.add(e0, small));     // e - 1 there (mask is -1)
   m = f32x4.add(f32x4.sub(m, f32x4.splat(1.0)), v128.and(m, small));
-  const z = f32x4.mul(m, m);
-  let y = f32x4.splat(7.0376836292e-2);
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.1514610310e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.1676998740e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.2420140846e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.4249322787e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.6668057665e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(2.0000714765e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-2.4999993993e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(3.3333331174e-1));
-  y = f32x4.mul(f32x4.mul(y, m), z);
-  y = f32x4.add(y, f32x4.mul(e, f32x4.splat(LN2_LO)));
-  y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
-  return f32x4.add(f32x4.add(m, y), f32x4.mul(e, f32x4.splat(LN2_HI)));
+  return log1pPoly4(m, e);
 }
 
 /** log for every lane value: subnormals, 0 → -Inf, negative → NaN, +Inf → +Inf, NaN → NaN. */
@@ -262,7 +236,12 @@ export function atan1(x: f32): f32 {
 @inline export function log1pSmall4(e: v128): v128 {
   const big = f32x4.gt(e, f32x4.splat(SQRT2_MINUS_1));
   const m = v128.bitselect(f32x4.mul(f32x4.sub(e, f32x4.splat(1.0)), f32x4.splat(0.5)), e, big);
-  const k = v128.and(big, f32x4.splat(1.0));
+  return log1pPoly4(m, v128.and(big, f32x4.splat(1.0)));
+}
+
+/** k·ln 2 + log(1 + m) for lanes m ∈ [√½ − 1, √2 − 1]: the polynomial of log1pPoly1. */
+// @ts-ignore: decorator
+@inline function log1pPoly4(m: v128, k: v128): v128 {
   const z = f32x4.mul(m, m);
   let y = f32x4.splat(7.0376836292e-2);
   y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.1514610310e-1));
