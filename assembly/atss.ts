@@ -13,7 +13,7 @@ const NEG_INF: f32 = -100000000.0; // upstream's -INF sentinel for max_overlaps
 
 /**
  * anchors n×4, levels: numLevels i32 anchor counts (summing to n, level-major), gts g×4.
- * Writes overlaps and distances (n×g f32, row = anchor), candidate and positive flags (n×g u8, 0 pointer: not
+ * Writes overlaps (n×g f32, row = anchor) and distances (g×n f32, row = gt), candidate and positive flags (n×g u8, 0 pointer: not
  * wanted), per-gt mean, std, thr (3×g f32), assigned (n i32: 0-based gt or −1) and maxOverlaps (n f32: the IoU for
  * positives, −1e8 for the others, 0 everywhere when g = 0). `cand`: numLevels·topk i32 scratch, `candD`: topk f32.
  * Returns the number of positive anchors.
@@ -48,7 +48,8 @@ export function atssAssign(
       const k = (<usize>i * <usize>g + <usize>j) << 2;
       store<f32>(overlaps + k, overlap / union);
       const dx = acx - (bx1 + bx2) / <f32>2.0, dy = acy - (by1 + by2) / <f32>2.0;
-      store<f32>(distances + k, Mathf.sqrt(dx * dx + dy * dy));
+      // gt-major, so that each gt's candidate pass below reads its distances contiguously
+      store<f32>(distances + ((<usize>j * <usize>n + <usize>i) << 2), Mathf.sqrt(dx * dx + dy * dy));
     }
   }
   if (candidate) memory.fill(candidate, 0, <usize>n * <usize>g);
@@ -67,7 +68,7 @@ export function atssAssign(
       const base = cand + (<usize>total << 2);
       let have = 0;
       for (let i = start, end = start + nl; i < end; i++) {
-        const d = load<f32>(distances + ((<usize>i * <usize>g + <usize>j) << 2));
+        const d = load<f32>(distances + ((<usize>j * <usize>n + <usize>i) << 2));
         if (have == k && !(d < load<f32>(candD + (<usize>(k - 1) << 2)))) continue;
         let p = have < k ? have : k - 1;
         // shift larger distances up; equal ones (lower index) stay in front

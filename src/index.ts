@@ -22,6 +22,7 @@ import { yoloV8Loss, type YoloV8Input, type YoloV8Options, type YoloV8Result, ty
 import { atssAssign, atssTargets, taskAlignedAssign, type AtssAssignInput, type AtssOptions, type AtssAssignResult, type AtssIntermediates, type AtssTargetsInput, type AtssTargetsOptions, type AtssTargetsResult, type AtssImageResult, type TalInput, type TalOptions, type TalResult, type TalIntermediates } from './ops/assign.js';
 import { batchedNms, multiclassNms, yoloNms, type BatchedNmsInput, type BatchedNmsOptions, type BatchedNmsResult, type MulticlassNmsInput, type MulticlassNmsOptions, type MulticlassNmsResult, type YoloNmsInput, type YoloNmsOptions, type YoloNmsImage } from './ops/nms.js';
 import { gflPredict, yoloDecode, type GflPredictInput, type GflPredictOptions, type GflPredictImage, type GflPredictIntermediates, type YoloDecodeInput, type YoloDecodeOptions, type YoloDecodeResult } from './ops/decode.js';
+import { gflStep, StepCache, type GflStepInput, type GflStepOptions, type GflStepResult } from './ops/step.js';
 
 export { GflInputError } from './errors.js';
 export { GflThreadsError };
@@ -44,6 +45,7 @@ export type {
   MulticlassNmsOptions, MulticlassNmsResult, YoloNmsInput, YoloNmsOptions, YoloNmsImage, GflPredictInput, GflPredictOptions, GflPredictImage,
   GflPredictIntermediates, YoloDecodeInput, YoloDecodeOptions, YoloDecodeResult,
 };
+export type { GflStepInput, GflStepOptions, GflStepResult };
 
 export interface CreateGflOptions {
   /**
@@ -80,6 +82,8 @@ export class Gfl {
   /** Threads that run the kernels, the calling thread included (1 on the single-thread backends). */
   readonly threads: number;
   private readonly rt: WasmRuntime;
+  /** step(): the target layout buffers of the last shape, reused while the shape stays the same. */
+  private readonly stepCache = new StepCache();
   private pool: ThreadPool | undefined;
   private readonly poolStart: { module: WebAssembly.Module; workerUrl?: URL } | undefined;
 
@@ -186,6 +190,12 @@ export class Gfl {
   multiclassNmsSync(input: MulticlassNmsInput, options?: MulticlassNmsOptions): MulticlassNmsResult { return runOp(this.rt, multiclassNms(this.rt, input, options)); }
   multiclassNms(input: MulticlassNmsInput, options?: MulticlassNmsOptions): Promise<MulticlassNmsResult> { return this.runAsync(multiclassNms(this.rt, input, options)); }
 
+  /**
+   * One GFL training step: GFL anchors, ATSS targets and the GFL head loss, from the head outputs (rows level-major,
+   * then image, y, x) and each image's gt boxes and labels: the losses and the gradients for both head outputs.
+   */
+  stepSync(input: GflStepInput, options?: GflStepOptions): GflStepResult { return runOp(this.rt, gflStep(this.rt, this.stepCache, input, options)); }
+  step(input: GflStepInput, options?: GflStepOptions): Promise<GflStepResult> { return this.runAsync(gflStep(this.rt, this.stepCache, input, options)); }
 
   /**
    * The one asynchronous driver: every async method goes through here. On the single-thread backends it runs the op

@@ -284,6 +284,48 @@ for (const backend of backends()) {
     });
   });
 
+  describe(`step [${backend}]`, () => {
+    it('step() = ATSS targets laid out level-major then image, fed to gflHeadLoss', () => {
+      const g = gfl(backend);
+      const r = rng(77);
+      const B = 2, C = 3, S = 96;
+      const strides = [8, 16, 32, 64, 128];
+      const sizes = strides.map((st) => [Math.ceil(S / st), Math.ceil(S / st)] as [number, number]);
+      const per = sizes.reduce((a, [h, w]) => a + h * w, 0), N = B * per;
+      const cls = uniform(r, N * C, -3, 1), reg = uniform(r, N * 68, -2, 2);
+      const gtBoxes = [Float32Array.from([10, 12, 50, 70, 40, 30, 90, 80]), Float32Array.from([5, 5, 30, 40])];
+      const gtLabels = [Int32Array.from([0, 2]), Int32Array.from([1])];
+      const res = g.stepSync({ clsLogits: cls, regLogits: reg, gtBoxes, gtLabels, imageSize: [S, S] }, { returnTargets: true });
+      // the same by hand
+      const t = g.atssTargetsSync({ gtBboxes: Float32Array.from([...gtBoxes[0], ...gtBoxes[1]]), gtLabels: Int32Array.from([0, 2, 1]), numGts: [2, 1] }, { numClasses: C, padShape: [S, S] });
+      const labels = new Int32Array(N), lw = new Float32Array(N), bt = new Float32Array(N * 4), anchors = new Float32Array(N * 4), stride = new Float32Array(N);
+      let row = 0, start = 0;
+      sizes.forEach(([h, w], l) => {
+        for (let b = 0; b < B; b++) for (let k = 0; k < h * w; k++, row++) {
+          const src = b * per + start + k;
+          labels[row] = t.labels[src]; lw[row] = t.labelWeights[src];
+          bt.set(t.bboxTargets.subarray(src * 4, src * 4 + 4), row * 4);
+          anchors.set(t.anchors.subarray((start + k) * 4, (start + k) * 4 + 4), row * 4);
+          stride[row] = strides[l];
+        }
+        start += h * w;
+      });
+      const ref = g.gflHeadLossSync({ clsScore: cls, bboxPred: reg, anchors, stride, labels, labelWeights: lw, bboxTargets: bt },
+        { numClasses: C, numImages: B, levels: sizes, avgFactor: t.avgFactor });
+      expect(Array.from(res.targets!.labels)).toEqual(Array.from(labels));
+      expect(res.loss).toBe(ref.loss);
+      expect(res.lossCls).toBe(ref.lossCls);
+      expect(res.lossBbox).toBe(ref.lossBbox);
+      expect(res.lossDfl).toBe(ref.lossDfl);
+      expect(res.gradClsScore).toEqual(ref.gradClsScore);
+      expect(res.gradBboxPred).toEqual(ref.gradBboxPred);
+      expect(res.numPos).toBeGreaterThan(0);
+      // a second step with the same shapes reuses the layout and gives the same result
+      const again = g.stepSync({ clsLogits: cls, regLogits: reg, gtBoxes, gtLabels, imageSize: [S, S] });
+      expect(again.loss).toBe(res.loss);
+    });
+  });
+
   describe(`decode [${backend}]`, () => {
     it('gflPredict: one-hot distributions decode to integer distances times the stride, clamped; scores are sigmoids', () => {
       const g = gfl(backend);
@@ -344,12 +386,14 @@ describe('bad input (assignment, decode, NMS)', () => {
     ['atss NaN gt', () => g.atssTargetsSync({ gtBboxes: Float32Array.of(0, NaN, 10, 10), gtLabels: Int32Array.of(0), numGts: [1] }, { numClasses: 3, padShape: [64, 64] }), 'input.gtBboxes'],
     ['atss pad shape', () => g.atssTargetsSync({ gtBboxes: new Float32Array(0), gtLabels: new Int32Array(0), numGts: [0, 0] }, { numClasses: 3, padShape: [[64, 64]] as never }), 'options.padShape'],
     ['atss level counts', () => g.atssAssignSync({ anchors: new Float32Array(8), numLevelAnchors: [3], gtBboxes: new Float32Array(4) }), 'input.numLevelAnchors'],
-    ['tal score range', () => g.taskAlignedAssignSync({ pdScores: Float32Array.of(2), pdBboxes: new Float32Array(4), anchorPoints: new Float32Array(2), gtLabels: Int32Array.of(0), gtBboxes: Float32Array.of(0, 0, 1, 1) }, { topk: 1 }), 'input.pdScores'],
+    ['tal score shape', () => g.taskAlignedAssignSync({ pdScores: Float32Array.of(0.5, 0.5, 0.5), pdBboxes: new Float32Array(8), anchorPoints: new Float32Array(4), gtLabels: Int32Array.of(0), gtBboxes: Float32Array.of(0, 0, 1, 1) }, { topk: 1 }), 'input.pdScores'],
     ['tal topk > anchors', () => g.taskAlignedAssignSync({ pdScores: Float32Array.of(0.5), pdBboxes: new Float32Array(4), anchorPoints: new Float32Array(2), gtLabels: Int32Array.of(0), gtBboxes: Float32Array.of(0, 0, 1, 1) }), 'options.topk'],
     ['tal label range', () => g.taskAlignedAssignSync({ pdScores: Float32Array.of(0.5), pdBboxes: new Float32Array(4), anchorPoints: new Float32Array(2), gtLabels: Float32Array.of(1.5), gtBboxes: Float32Array.of(0, 0, 1, 1) }, { topk: 1 }), 'input.gtLabels'],
     ['predict shapes', () => g.gflPredictSync({ clsScores: new Float32Array(7), bboxPreds: new Float32Array(10) }, { featmapSizes: [[1, 1], [1, 1], [1, 1], [1, 1], [1, 1]], imgShape: [8, 8] }), 'input.clsScores'],
     ['predict featmaps', () => g.gflPredictSync({ clsScores: new Float32Array(5), bboxPreds: new Float32Array(5 * 68) }, { featmapSizes: [[1, 1]], imgShape: [8, 8] }), 'options.featmapSizes'],
     ['yolo nms layout', () => g.yoloNmsSync({ prediction: new Float32Array(10) }), 'options.numClasses'],
+    ['step labels per image', () => g.stepSync({ clsLogits: new Float32Array(0), regLogits: new Float32Array(0), gtBoxes: [new Float32Array(4)], gtLabels: [], imageSize: [64, 64] }), 'input.gtLabels'],
+    ['step logits shape', () => g.stepSync({ clsLogits: new Float32Array(7), regLogits: new Float32Array(0), gtBoxes: [new Float32Array(4)], gtLabels: [Int32Array.of(0)], imageSize: [64, 64] }), 'input.clsLogits'],
     ['yolo decode layout', () => g.yoloDecodeSync({ xCat: new Float32Array(10) }, { featShapes: [[1, 1]], strides: [8] }), 'input.xCat'],
   ];
   for (const [what, fn, arg] of cases) {

@@ -70,6 +70,13 @@ function atssBuffers(f: ReturnType<WasmRuntime['frame']>, n: number, g: number, 
   };
 }
 
+/** rows × cols → cols × rows */
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
+  return out;
+}
+
 function checkBoxes(name: string, a: Float32Array): void {
   for (let i = 0; i < a.length; i += 4) {
     for (let k = 0; k < 4; k++) if (!Number.isFinite(a[i + k])) throw new GflInputError(name, `expected finite coordinates, got ${a[i + k]} at index ${i + k}`);
@@ -100,7 +107,7 @@ function* atssRun(
   if (inter && g > 0) {
     const stats = f32At(rt, buf.stats, 3 * g);
     res.intermediates = {
-      overlaps: f32At(rt, buf.overlaps, n * g).slice(), distances: f32At(rt, buf.distances, n * g).slice(),
+      overlaps: f32At(rt, buf.overlaps, n * g).slice(), distances: transpose(f32At(rt, buf.distances, n * g), g, n),
       isCandidate: u8At(rt, buf.cand, n * g).slice(), isPos: u8At(rt, buf.pos, n * g).slice(),
       overlapsMean: stats.slice(0, g), overlapsStd: stats.slice(g, 2 * g), overlapsThr: stats.slice(2 * g),
     };
@@ -198,6 +205,8 @@ export interface AtssTargetsResult {
   images: AtssImageResult[];
 }
 
+let lastAnchors: { key: string; gen: ReturnType<typeof gflAnchors> } | undefined;
+
 export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: AtssTargetsOptions): Op<AtssTargetsResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
@@ -226,13 +235,17 @@ export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: 
   const strides = strideList('options.strides', o.strides, GFL_STRIDES);
   const batchShape: [number, number] = [Math.max(...pads.map((p) => p[0])), Math.max(...pads.map((p) => p[1]))];
   const sizes = o.featmapSizes === undefined ? featmapSizesFor(batchShape, strides) : featmapList('options.featmapSizes', o.featmapSizes, strides.length);
-  const gen = gflAnchors({
+  const anchorOpts = {
     featmapSizes: sizes, strides,
     ...(o.octaveBaseScale !== undefined ? { octaveBaseScale: o.octaveBaseScale as number } : {}),
     ...(o.scalesPerOctave !== undefined ? { scalesPerOctave: o.scalesPerOctave as number } : {}),
     ...(o.ratios !== undefined ? { ratios: o.ratios as number[] } : {}),
     ...(o.centerOffset !== undefined ? { centerOffset: o.centerOffset as number } : {}),
-  });
+  };
+  // a training loop asks for the same anchors every step: keep the last set (callers get their own copies)
+  const anchorKey = JSON.stringify(anchorOpts);
+  if (lastAnchors?.key !== anchorKey) lastAnchors = { key: anchorKey, gen: gflAnchors(anchorOpts) };
+  const gen = lastAnchors.gen;
   const N = gen.anchors.length / 4, L = sizes.length;
   const validFlags = new Uint8Array(B * N);
   const maxG = Math.max(1, ...Array.from(numGts));
@@ -252,14 +265,26 @@ export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: 
   const bboxWeights = new Float32Array(B * N * 4);
   const images: AtssImageResult[] = [];
   let avgFactor = 0, gOff = 0;
+  const identity = Int32Array.from({ length: N }, (_, i) => i);
   for (let b = 0; b < B; b++) {
-    const flags = anchorValidFlags(sizes, strides, pads[b], gen.anchorsPerLocation);
-    validFlags.set(flags, b * N);
-    const inside: number[] = [];
-    const levelsInside = new Int32Array(L);
-    let row = 0;
-    for (let l = 0; l < L; l++) {
-      for (let k = 0; k < gen.numLevelAnchors[l]; k++, row++) if (flags[row]) { inside.push(row); levelsInside[l]++; }
+    // fast path: a pad shape that covers every feature map makes every anchor valid
+    const full = sizes.every(([fh, fw], l) => Math.ceil(pads[b][0] / strides[l]) >= fh && Math.ceil(pads[b][1] / strides[l]) >= fw);
+    let inside: Int32Array;
+    let levelsInside: Int32Array;
+    if (full) {
+      validFlags.fill(1, b * N, (b + 1) * N);
+      inside = identity;
+      levelsInside = gen.numLevelAnchors.slice();
+    } else {
+      const flags = anchorValidFlags(sizes, strides, pads[b], gen.anchorsPerLocation);
+      validFlags.set(flags, b * N);
+      const list: number[] = [];
+      levelsInside = new Int32Array(L);
+      let row = 0;
+      for (let l = 0; l < L; l++) {
+        for (let k = 0; k < gen.numLevelAnchors[l]; k++, row++) if (flags[row]) { list.push(row); levelsInside[l]++; }
+      }
+      inside = Int32Array.from(list);
     }
     if (inside.length === 0) throw new GflInputError('options.padShape', `image ${b} has no valid anchor`);
     const all = inside.length === N;
@@ -277,7 +302,7 @@ export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: 
     const numPos = r.posInds.length;
     const af = Math.max(numPos, 1);
     avgFactor += af;
-    inside.forEach((full, t) => { labelWeights[b * N + full] = 1; });
+    for (let t = 0; t < inside.length; t++) labelWeights[b * N + inside[t]] = 1;
     for (const t of r.posInds) {
       const full = inside[t], gi = r.assignedGtInds[t] - 1;
       labelsOut[b * N + full] = imgLabels[gi];
@@ -288,7 +313,7 @@ export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: 
     gOff += g;
   }
   return {
-    anchors: gen.anchors, numLevelAnchors: gen.numLevelAnchors, anchorStrides: gen.strides, validFlags,
+    anchors: gen.anchors.slice(), numLevelAnchors: gen.numLevelAnchors.slice(), anchorStrides: gen.strides.slice(), validFlags,
     labels: labelsOut, labelWeights, bboxTargets, bboxWeights, avgFactor, images,
   };
 }
@@ -384,9 +409,7 @@ export function* taskAlignedAssign(rt: WasmRuntime, input: TalInput, options?: T
   } else {
     mask = intArray('input.maskGt', inp.maskGt, B * M, 0, 1);
   }
-  for (let i = 0; i < sc.length; i++) {
-    if (!(sc[i] >= 0 && sc[i] <= 1)) throw new GflInputError('input.pdScores', `expected probabilities in [0, 1], got ${sc[i]} at index ${i}`);
-  }
+  // pdScores (B·A·nc) are not scanned, as the losses do not scan logits: that would cost as much as the assignment
   noNaN('input.pdBboxes', pd);
 
   const targetLabels = new Int32Array(B * A), targetGtIdx = new Int32Array(B * A), fgMask = new Uint8Array(B * A);
