@@ -2,6 +2,10 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { basename, join } from 'node:path';
+import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createGfl, createGflSync, getCapabilities, availableBackends, type BackendName } from './index.js';
 import { logicalProcessors } from './capabilities.js';
 import { runCase, resultDocument, compareCase, UnsupportedOpError, type GoldenCase } from './conformance.js';
@@ -12,6 +16,9 @@ const USAGE = `usage:
       (name, backend, and every outputs/grads field of the case). --check also compares with the
       case's own values under its tolerance_hint and prints the worst field. NAME: auto (default),
       wasm-simd, wasm-scalar, or all (every backend this runtime supports).
+  gfloss bench [--quick] [--json PATH] [--svg PATH] [--help]
+      Runs the benchmark suite (bench/suite.mjs, in a checkout of the repository): forward + gradient
+      on every backend against plain JS, TensorFlow.js and the measured bandwidth bound.
   gfloss doctor
       Prints the runtime's capabilities, then creates an instance as createGfl() does and prints the backend
       and thread count it got.`;
@@ -115,10 +122,21 @@ async function doctor(): Promise<number> {
   return 0;
 }
 
+/** `gfloss bench`: runs bench/suite.mjs (part of the repository, not of the npm package) with the given arguments. */
+function bench(args: string[]): number {
+  const suite = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench', 'suite.mjs');
+  if (!existsSync(suite)) {
+    console.error('gfloss bench: bench/suite.mjs not found; the benchmark suite comes with the repository, not the npm package');
+    return 2;
+  }
+  return spawnSync(process.execPath, [suite, ...args], { stdio: 'inherit' }).status ?? 1;
+}
+
 export function main(argv: string[]): number | Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === 'conformance') return conformance(rest);
   if (cmd === 'doctor') return doctor();
+  if (cmd === 'bench') return bench(rest);
   console.error(USAGE);
   return cmd === undefined || cmd === '--help' || cmd === 'help' ? 0 : 2;
 }
