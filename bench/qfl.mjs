@@ -28,6 +28,8 @@
 //
 // Usage: node bench/qfl.mjs [--json PATH] [--rounds 7] [--reps 5] [--no-cold] [--no-kernel] [--kernel-scalar]
 //   --no-kernel      skip kernel-simd and copy;  --kernel-scalar  also time kernel-scalar (adds ~10 s)
+//   --threads-only   only the threads bar: api-threads-1 and api-threads-2, interleaved, with the parallel probe
+//                    before and after (a few seconds: repeat it to catch a quiet moment on a shared machine)
 // Default run: about 40 s on a 2-core machine.
 // Exit status: 0 when the correctness gate passes (a missed speed target is reported, not fatal); 1 when the
 // JS reference and a wasm result disagree; 2 on bad arguments.
@@ -57,7 +59,7 @@ const TOL_GRAD_ABS = 1e-5;
 // arguments
 
 function parseArgs(argv) {
-  const a = { json: undefined, rounds: 7, reps: 5, cold: true, kernel: true, kernelScalar: false, child: undefined };
+  const a = { json: undefined, rounds: 7, reps: 5, cold: true, kernel: true, kernelScalar: false, child: undefined, threadsOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const need = () => {
@@ -70,6 +72,7 @@ function parseArgs(argv) {
     else if (k === '--no-cold') a.cold = false;
     else if (k === '--no-kernel') a.kernel = false;
     else if (k === '--kernel-scalar') a.kernelScalar = true;
+    else if (k === '--threads-only') a.threadsOnly = true;
     else if (k === '--cold-child') a.child = need();
     else if (k === '-h' || k === '--help') usage();
     else usage(`unknown argument ${k}`);
@@ -83,7 +86,7 @@ function posInt(k, v) {
 }
 function usage(msg) {
   if (msg) console.error(`bench/qfl.mjs: ${msg}`);
-  console.error('usage: node bench/qfl.mjs [--json PATH] [--rounds 7] [--reps 5] [--no-cold] [--no-kernel] [--kernel-scalar]');
+  console.error('usage: node bench/qfl.mjs [--json PATH] [--rounds 7] [--reps 5] [--no-cold] [--no-kernel] [--kernel-scalar] [--threads-only]');
   process.exit(msg ? 2 : 0);
 }
 
@@ -453,6 +456,7 @@ function runCold(which) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.child) return coldChild(args.child);
+  if (args.threadsOnly) return threadsOnly(args);
 
   const tStart = performance.now();
   const env = {
@@ -641,6 +645,39 @@ async function main() {
     });
     console.log(`wrote ${args.json}`);
   }
+}
+
+/** --threads-only: the issue's threads bar alone, bracketed by the parallel probe. */
+async function threadsOnly(args) {
+  const { createGfl } = await import(DIST);
+  const [set] = makeData(); // detector-like
+  const before = await parallelProbe();
+  const fns = [];
+  for (const t of [1, 2]) {
+    const g = await createGfl({ backend: 'wasm-simd-threads', threads: t });
+    fns.push({ g, fn: asyncContender(g, set, { gradPred: new Float32Array(N * C), gradScore: new Float32Array(N) }) });
+  }
+  const ref = await fns[0].fn();
+  const got = await fns[1].fn();
+  if (ref.loss !== got.loss) throw new Error(`1 and 2 threads disagree: ${ref.loss} vs ${got.loss}`);
+  for (const { fn } of fns) for (let r = 0; r < 3; r++) await fn();
+  const samples = [[], []];
+  for (let round = 0; round < args.rounds; round++) {
+    for (let q = 0; q < 2; q++) {
+      const i = (q + round) % 2;
+      for (let r = 0; r < args.reps; r++) {
+        const t0 = performance.now();
+        await fns[i].fn();
+        samples[i].push(performance.now() - t0);
+      }
+    }
+  }
+  const after = await parallelProbe();
+  const [s1, s2] = samples.map(stats);
+  console.log(`threads bar (detector-like QFL ${N}×${C}, ${args.rounds}×${args.reps} calls each): 1 thread ${fmt(s1.median)} ms ` +
+    `(min ${fmt(s1.min)}), 2 threads ${fmt(s2.median)} ms (min ${fmt(s2.min)}): ${(s1.median / s2.median).toFixed(2)}× medians, ` +
+    `${(s1.min / s2.min).toFixed(2)}× minima; parallel probe ${before.capacity.toFixed(2)}× before, ${after.capacity.toFixed(2)}× after`);
+  for (const { g } of fns) await g.dispose();
 }
 
 function writeJson(path, obj) {

@@ -195,6 +195,25 @@ describe('wasm-simd-threads: dead workers', () => {
     }
   });
 
+  it('a replacement that cannot start rejects each call with the reason (never fewer threads silently); it recovers', async () => {
+    const g = await createGfl({ backend: 'wasm-simd-threads', threads: 2 });
+    try {
+      const pool = g.threadPool! as unknown as { url: URL; workers: Array<{ terminate(): Promise<number> }> };
+      const good = pool.url;
+      pool.url = new URL('./no-such-worker.js', import.meta.url);
+      await pool.workers[0].terminate();
+      await new Promise((res) => setImmediate(res));
+      await expect(g.qualityFocalLoss(x)).rejects.toBeInstanceOf(GflThreadsError);
+      await expect(g.qualityFocalLoss(x)).rejects.toBeInstanceOf(GflThreadsError);
+      pool.url = good;
+      const calls = g.threadPool!.parallelCalls;
+      expect(bitwiseDiff(ref as never, (await g.qualityFocalLoss(x)) as never)).toBe('');
+      expect(g.threadPool!.parallelCalls).toBe(calls + 1);
+    } finally {
+      await g.dispose();
+    }
+  });
+
   it('after dispose(), async calls reject; synchronous calls still work', async () => {
     const g = await createGfl({ backend: 'wasm-simd-threads', threads: 2 });
     await g.dispose();

@@ -87,7 +87,9 @@ function workerExecArgv(): string[] {
   return out;
 }
 
-/** Resolves when every worker has said 'ready' (or rejects with the first failure). */
+const START_TIMEOUT_MS = 30_000;
+
+/** One generation of workers: started together (Crew.start resolves when every one has said 'ready'), ended together. */
 class Crew {
   readonly handles: WorkerHandle[] = [];
   readonly control = new SharedArrayBuffer(CONTROL_BYTES);
@@ -103,8 +105,9 @@ class Crew {
     let readyCount = 0;
     let settle!: (err?: Error) => void;
     const ready = new Promise<void>((resolve, reject) => { settle = (err) => (err ? reject(err) : resolve()); });
-    // Node keeps no event-loop reference for unref'd workers: hold one until every worker has answered.
-    const hold = setInterval(() => {}, 1 << 30);
+    // Node keeps no event-loop reference for unref'd workers: this timer holds one until every worker has answered,
+    // and bounds the wait (a worker script that never answers would otherwise hang createGfl).
+    const hold = setTimeout(() => settle(new GflThreadsError(`${size} worker thread(s) from ${url.href} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
     try {
       for (let i = 0; i < size; i++) {
         const h = await spawnWorker(url, {
@@ -128,7 +131,7 @@ class Crew {
       await crew.end();
       throw e instanceof GflThreadsError ? e : new GflThreadsError(`could not start worker threads from ${url.href}: ${(e as Error).message}`);
     } finally {
-      clearInterval(hold);
+      clearTimeout(hold);
     }
     return crew;
   }
@@ -206,7 +209,7 @@ export class ThreadPool {
 
   private async driveNow<R>(op: Op<R>): Promise<R> {
     if (this.disposed) throw new GflThreadsError('this instance was disposed');
-    if (this.crew?.broken) await this.restart();
+    if (this.threads > 1 && (!this.crew || this.crew.broken)) await this.restart();
     const rt = this.rt;
     const floor = rt.frameFloor();
     try {
@@ -285,7 +288,7 @@ export class ThreadPool {
   ping(): Promise<void> {
     const p = this.queue.then(async () => {
       if (this.disposed) throw new GflThreadsError('this instance was disposed');
-      if (this.crew?.broken) await this.restart();
+      if (this.threads > 1 && (!this.crew || this.crew.broken)) await this.restart();
       const crew = this.crew;
       if (!crew) return;
       const c = new Int32Array(crew.control);
@@ -326,10 +329,14 @@ export class ThreadPool {
     }
   }
 
+  /**
+   * Replaces a crew that lost a worker (or whose replacement failed to start: then every call tries again and rejects
+   * with the reason, rather than quietly running on fewer threads than asked for).
+   */
   private async restart(): Promise<void> {
-    const old = this.crew!;
-    await old.end();
+    const old = this.crew;
     this.crew = undefined;
+    if (old) await old.end();
     this.crew = await Crew.start(this.threads - 1, this.url, this.module, this.rt.memory);
   }
 
