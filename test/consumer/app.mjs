@@ -9,7 +9,8 @@ import giou from './giou_K16_s110.json';
 try {
   const caps = getCapabilities();
   const results = [];
-  const gfl = await createGfl();
+  // the pool's worker script is its own entry point of the bundle (esbuild does not follow new URL(…, import.meta.url))
+  const gfl = await createGfl({ workerUrl: new URL('./worker.js', import.meta.url) });
   const summary = { crossOriginIsolated: globalThis.crossOriginIsolated, capabilities: caps, backend: gfl.backend, reason: gfl.backendReason, results };
   for (const [name, g] of [['auto', gfl], ...await Promise.all(availableBackends(caps).map(async (b) => [b, await createGfl({ backend: b })]))]) {
     for (const c of [qfl, giou]) {
@@ -25,8 +26,24 @@ try {
     } catch (e) {
       results.push({ backend: name, case: 'bad input', bad: e instanceof GflInputError ? [] : [String(e)] });
     }
-    g.dispose();
+    if (g !== gfl) await g.dispose();
   }
+  // a training-sized call (split over the pool where auto chose threads) gives single-thread SIMD's bits
+  const N = 4000, C = 80;
+  const pred = Float32Array.from({ length: N * C }, (_, i) => Math.sin(i * 0.37) * 6 - 2);
+  const label = Int32Array.from({ length: N }, (_, i) => (i % 17 === 0 ? i % C : C));
+  const score = Float32Array.from({ length: N }, (_, i) => (i % 10) / 10);
+  const big = await createGfl({ workerUrl: new URL('./worker.js', import.meta.url) });
+  const simd = await createGfl({ backend: 'wasm-simd' });
+  const [a, b] = await Promise.all([big, simd].map((g) => g.qualityFocalLoss({ pred, label, score }, { beta: 2, avgFactor: 235 })));
+  const bits = (x) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const same = Object.is(a.loss, b.loss) && bits(a.gradPred).every((v, i) => v === bits(b.gradPred)[i]);
+  results.push({ backend: big.backend, case: 'QFL 4000 × 80 against wasm-simd, bit for bit', bad: same ? [] : ['differs'] });
+  summary.largeBackend = big.backend;
+  summary.largeThreads = big.threads;
+  await big.dispose();
+  await simd.dispose();
+  await gfl.dispose();
   window.__gfloss = summary;
 } catch (e) {
   window.__gflossError = String(e && e.stack || e);

@@ -1,9 +1,11 @@
 // The package as a consumer gets it (npm pack, installed into a temporary folder; see test/runtimes/global-setup.ts):
-// an app bundled by esbuild that imports `gfloss` by name runs in headless Chromium, isolated and not; and tsc
+// an app bundled by esbuild that imports `gfloss` by name (the pool's worker script, `gfloss/worker`, bundled as a second
+// entry point) runs in headless Chromium, isolated (threads) and not; and tsc
 // type-checks a consumer file under moduleResolution bundler and node16.
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { Browser } from 'playwright-core';
 import { BIN, CONSUMER_SRC, GOLDEN_DIR } from '../runtimes/paths.js';
 import { run, describeRun, stage } from '../runtimes/spawn.js';
@@ -15,7 +17,7 @@ describe('esbuild bundle in Chromium', () => {
   let appDir: string;
   const servers: Array<{ close(): Promise<void> }> = [];
   beforeAll(async () => {
-    appDir = stage(inject('consumerDir'), 'app', CONSUMER_SRC, ['app.mjs', 'index.html']);
+    appDir = stage(inject('consumerDir'), 'app', CONSUMER_SRC, ['app.mjs', 'worker-entry.mjs', 'index.html']);
     stage(inject('consumerDir'), 'app', GOLDEN_DIR, ['qfl_beta2_N12_C4_s102.json', 'giou_K16_s110.json']);
     browser = await launch();
   });
@@ -25,14 +27,14 @@ describe('esbuild bundle in Chromium', () => {
   });
 
   it('bundles by package name with the browser conditions, without eval or new Function', async () => {
-    const r = await run(BIN.esbuild, ['app.mjs', '--bundle', '--format=esm', '--platform=browser', '--target=es2022',
-      '--outfile=app.js', '--metafile=meta.json', '--log-level=warning'], { cwd: appDir, timeoutMs: 60_000 });
+    const r = await run(BIN.esbuild, ['app=app.mjs', 'worker=worker-entry.mjs', '--bundle', '--format=esm', '--platform=browser',
+      '--target=es2022', '--outdir=.', '--metafile=meta.json', '--log-level=warning'], { cwd: appDir, timeoutMs: 60_000 });
     expect(r.code, describeRun(r)).toBe(0);
     const inputs = Object.keys(JSON.parse(readFileSync(join(appDir, 'meta.json'), 'utf8')).inputs);
     expect(inputs).toContainEqual(expect.stringMatching(/(^|\/)node_modules\/gfloss\/dist\/index\.js$/));
     expect(inputs).toContainEqual(expect.stringMatching(/(^|\/)node_modules\/gfloss\/dist\/conformance\.js$/));
-    const js = readFileSync(join(appDir, 'app.js'), 'utf8');
-    expect(js).not.toMatch(/\beval\s*\(|new\s+Function\s*\(/);
+    expect(inputs).toContainEqual(expect.stringMatching(/(^|\/)node_modules\/gfloss\/dist\/wasm\/worker\.js$/));
+    for (const f of ['app.js', 'worker.js']) expect(readFileSync(join(appDir, f), 'utf8'), f).not.toMatch(/\beval\s*\(|new\s+Function\s*\(/);
   });
 
   it.each([true, false])('runs in Chromium (cross-origin isolated: %s)', async (isolated) => {
@@ -41,7 +43,11 @@ describe('esbuild bundle in Chromium', () => {
     const { result, pageErrors } = await runPage(browser, `${s.url}/app/index.html`);
     expect(pageErrors).toEqual([]);
     expect(result.crossOriginIsolated).toBe(isolated);
-    if (!isolated) expect(result.backend).toBe('wasm-simd');
+    // isolated: the bundled worker script runs the pool (auto picks threads where there are several logical processors)
+    const threaded = isolated && availableParallelism() > 1;
+    expect(result.backend).toBe(threaded ? 'wasm-simd-threads' : 'wasm-simd');
+    expect(result.largeBackend).toBe(result.backend);
+    if (threaded) expect(result.largeThreads).toBe(availableParallelism());
     expect(result.results.length).toBeGreaterThanOrEqual(12);
     expect(result.results.filter((x: any) => x.bad.length)).toEqual([]);
   });

@@ -1,10 +1,11 @@
 // Headless Chromium runs the golden smoke test on the installed package's unbundled ESM, served by a local server
-// with a strict CSP: once cross-origin isolated (COOP/COEP) and once not. Each page checks crossOriginIsolated and
-// the backend `auto` chose, and reports any CSP violation (there must be none: no eval, no new Function).
+// with a strict CSP: once cross-origin isolated (COOP/COEP: threads are used, 1 and 2 threads checked bit for bit
+// against single-thread SIMD) and once not (single-thread SIMD, one warning naming the headers). Each page checks
+// crossOriginIsolated and the backend `auto` chose, and reports any CSP violation (none: no eval, no new Function).
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { GOLDEN_DIR, RUNTIMES_DIR } from './paths.js';
-import { stage, keepSummary } from './spawn.js';
+import { stage, keepSummary, expectThreads } from './spawn.js';
 import { startServer } from './server.mjs';
 import { launch, runPage } from './browser.js';
 
@@ -37,18 +38,26 @@ function expectGoldens(s: any): void {
 
 describe('chromium', () => {
   it('cross-origin isolated (COOP/COEP): every supported golden case on every backend, also via wasmUrl', async () => {
-    const { result: s, pageErrors } = await runPage(browser, `${await server(true)}/smoke-browser/browser-smoke.html?wasmUrl=1`);
+    const { result: s, pageErrors, console: messages } = await runPage(browser, `${await server(true)}/smoke-browser/browser-smoke.html?wasmUrl=1`);
     expect(pageErrors).toEqual([]);
+    expect(messages.filter((m) => /gfloss/.test(m.text))).toEqual([]);
     expect(s.crossOriginIsolated).toBe(true);
     expect(s.sharedArrayBuffer).toBe('function');
     expect(s.capabilities.threads).toBe(true);
     expectGoldens(s);
     for (const b of ['wasm-scalar', 'wasm-simd']) expect(s.wasmUrl[b], `${b} via wasmUrl`).toBe(s.perBackend[b]);
+    expectThreads(s);
   });
 
   it('not isolated: threads unavailable and said why, single-thread SIMD chosen, every golden case passes', async () => {
-    const { result: s, pageErrors } = await runPage(browser, `${await server(false)}/smoke-browser/browser-smoke.html`);
+    const { result: s, pageErrors, console: messages } = await runPage(browser, `${await server(false)}/smoke-browser/browser-smoke.html`);
     expect(pageErrors).toEqual([]);
+    // the fallback says so once, naming the fix
+    const warnings = messages.filter((m) => /gfloss/.test(m.text));
+    expect(warnings, JSON.stringify(messages)).toHaveLength(1);
+    expect(warnings[0].type).toBe('warning');
+    expect(warnings[0].text).toMatch(/single-threaded.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
+    expect(s.asyncBackends).not.toContain('wasm-simd-threads');
     expect(s.crossOriginIsolated).toBe(false);
     expect(s.sharedArrayBuffer).toBe('undefined');
     expect(s.capabilities.threads).toBe(false);

@@ -1,10 +1,11 @@
 // Node, Deno and Bun (the latter two installed from npm) each import the packed package by name and run the shared
-// golden smoke test (smoke-core.mjs) on every backend, also loading the kernels through createGfl({ wasmUrl }); then
-// the process must exit by itself.
+// golden smoke test (smoke-core.mjs) on every backend, also loading the kernels through createGfl({ wasmUrl }); on
+// wasm-simd-threads with 1 and 2 threads the same calls must give single-thread SIMD's results bit for bit; then,
+// with every instance disposed, the process must exit by itself.
 import { describe, it, expect, inject } from 'vitest';
 import { join } from 'node:path';
 import { BIN, GOLDEN_DIR, RUNTIMES_DIR } from './paths.js';
-import { run, describeRun, smokeSummary, stage, keepSummary } from './spawn.js';
+import { run, describeRun, smokeSummary, stage, keepSummary, expectThreads } from './spawn.js';
 
 const runtimes: Array<{ name: string; cmd: string; args: string[] }> = [
   { name: 'node', cmd: process.execPath, args: [] },
@@ -30,5 +31,6 @@ describe.each(runtimes)('$name', ({ name, cmd, args }) => {
       expect(s.wasmUrl[b], `${b} via wasmUrl`).toBe(s.perBackend[b]);
     }
     expect(s.capabilities.simd).toBe(true);
+    expectThreads(s);
   });
 });

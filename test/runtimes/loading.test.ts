@@ -18,7 +18,7 @@ function jsFiles(dir: string): string[] {
 }
 
 describe('package exports', () => {
-  const specifiers = ['gfloss', 'gfloss/conformance', 'gfloss/wasm/gfloss-simd.wasm', 'gfloss/wasm/gfloss.wasm', 'gfloss/wasm/gfloss-simd-threads.wasm', 'gfloss/package.json'];
+  const specifiers = ['gfloss', 'gfloss/conformance', 'gfloss/worker', 'gfloss/wasm/gfloss-simd.wasm', 'gfloss/wasm/gfloss.wasm', 'gfloss/wasm/gfloss-simd-threads.wasm', 'gfloss/package.json'];
   async function resolveAll(condition?: string): Promise<Record<string, string>> {
     const code = `for (const s of ${JSON.stringify(specifiers)}) console.log(s + ' ' + import.meta.resolve(s));`;
     const pkg = join(inject('consumerDir'), 'node_modules', 'gfloss');
@@ -38,7 +38,7 @@ describe('package exports', () => {
   ])('condition %s resolves gfloss to %s, and the other subpaths to files that were packed', async (condition, entry) => {
     const r = await resolveAll(condition);
     expect(r).toEqual({
-      gfloss: entry, 'gfloss/conformance': 'dist/conformance.js', 'gfloss/wasm/gfloss-simd.wasm': 'build/gfloss-simd.wasm',
+      gfloss: entry, 'gfloss/conformance': 'dist/conformance.js', 'gfloss/worker': 'dist/wasm/worker.js', 'gfloss/wasm/gfloss-simd.wasm': 'build/gfloss-simd.wasm',
       'gfloss/wasm/gfloss.wasm': 'build/gfloss.wasm', 'gfloss/wasm/gfloss-simd-threads.wasm': 'build/gfloss-simd-threads.wasm',
       'gfloss/package.json': 'package.json',
     });
@@ -46,7 +46,7 @@ describe('package exports', () => {
 
   it('has types first in every entry, edge conditions before browser, and packs no test-only binary', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    for (const key of ['.', './conformance']) expect(Object.keys(pkg.exports[key])[0], key).toBe('types');
+    for (const key of ['.', './conformance', './worker']) expect(Object.keys(pkg.exports[key])[0], key).toBe('types');
     const conditions = Object.keys(pkg.exports['.']);
     for (const c of ['workerd', 'edge-light', 'deno', 'bun', 'node', 'browser', 'default']) expect(conditions).toContain(c);
     // wrangler and Next enable `browser` too: the edge keys must come first

@@ -3,6 +3,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, cpSync, mkdirSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { expect } from 'vitest';
 
 export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean; ms: number }
 
@@ -46,4 +48,19 @@ export function stage(consumerDir: string, name: string, from: string, files: st
 export function keepSummary(name: string, summary: unknown): void {
   const file = process.env.GFLOSS_SMOKE_LOG;
   if (file) appendFileSync(file, `${name} ${JSON.stringify(summary)}\n`);
+}
+
+/**
+ * The threads part of a smoke summary: 'wasm-simd-threads' offered, run with 1 and 2 threads over the goldens' calls
+ * and the training-sized calls (also concurrently), each bit for bit equal to single-thread SIMD; auto picks threads
+ * where there is more than one logical processor.
+ */
+export function expectThreads(s: any): void {
+  expect(s.asyncBackends).toContain('wasm-simd-threads');
+  for (const n of [1, 2]) {
+    const t = s.threads?.[n];
+    expect(t, `${n} thread(s)`).toMatchObject({ backend: 'wasm-simd-threads', threads: n, largeCalls: 3, concurrent: true });
+    expect(t.goldenCalls, `${n} thread(s)`).toBeGreaterThanOrEqual(60);
+  }
+  expect(s.auto.backend).toBe(availableParallelism() > 1 ? 'wasm-simd-threads' : 'wasm-simd');
 }
