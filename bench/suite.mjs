@@ -7,6 +7,7 @@
 //          avgFactor 4, lossWeight 0.25                                             outputs gradPred, gradTarget
 //   giou   giouLoss  K box pairs, weight = box quality, avgFactor 1, lossWeight 2  outputs gradPred, gradTarget
 //   head   gflHeadLoss, when the package has it (reported as absent otherwise)
+//   step   Gfl.step (anchors + ATSS targets + head loss, 20 gt boxes per image), when the package has it
 // at b1 (N = 8,400 anchors, one 640×640 image) and b8 (N = 67,200), K = 5 % of N.
 //
 // Contenders, all measured in the same run:
@@ -29,11 +30,11 @@
 // Cold first step (import + create + first call of QFL, DFL, GIoU at b8) in a fresh process per contender.
 // A fixed JS loop timed at start and end (CPU-contention probe) and the load average.
 //
-// Usage: node bench/suite.mjs [--quick] [--json PATH] [--svg PATH] [--rounds R] [--only qfl,dfl,giou,head]
+// Usage: node bench/suite.mjs [--quick] [--json PATH] [--svg PATH] [--rounds R] [--only qfl,dfl,giou,head,step]
 //          [--batch b1,b8] [--no-tfjs] [--no-tfjs-cpu] [--tfjs-cpu-b8] [--no-cold]
 //        node bench/suite.mjs --from bench.json --svg docs/bench.svg     (redraws the chart from a saved run)
 //   npm run bench -- --json bench.json --svg docs/bench.svg      (npx gfloss bench passes its arguments here too)
-// The default run takes 2–4 minutes on a 2-core machine; --quick about one.
+// The default run takes 2–6 minutes on a 2-core machine (more when it is shared); --quick 1–3.
 // Exit status: 0 when every correctness gate passes; 1 when gfloss and the JS reference disagree; 2 on bad arguments.
 
 import os from 'node:os';
@@ -59,8 +60,10 @@ const POS_FRACTION = 0.05;
 const FLOAT32_EPS = 1.1920928955078125e-7;
 const SEED = 0x6f1c2a;
 const BATCHES = { b1: 8400, b8: 67200 };
-const LOSS_KEYS = ['qfl', 'dfl', 'giou', 'head'];
-const TITLES = { qfl: 'QFL', dfl: 'DFL', giou: 'GIoU', head: 'GFL head loss' };
+const LOSS_KEYS = ['qfl', 'dfl', 'giou', 'head', 'step'];
+/** Workloads that exist only when dist has the method. */
+const NEEDS = { head: 'gflHeadLossSync', step: 'stepSync' };
+const TITLES = { qfl: 'QFL', dfl: 'DFL', giou: 'GIoU', head: 'GFL head loss', step: 'training step' };
 const DIST_KEYS = ['detector', 'uniform'];
 
 // ---------------------------------------------------------------------------------------------
@@ -111,7 +114,7 @@ function parseArgs(argv) {
 
 function usage(msg) {
   if (msg) console.error(`bench/suite.mjs: ${msg}`);
-  console.error('usage: node bench/suite.mjs [--quick] [--json PATH] [--svg PATH] [--rounds R] [--only qfl,dfl,giou,head] ' +
+  console.error('usage: node bench/suite.mjs [--quick] [--json PATH] [--svg PATH] [--rounds R] [--only qfl,dfl,giou,head,step] ' +
     '[--batch b1,b8] [--no-tfjs] [--no-tfjs-cpu] [--tfjs-cpu-b8] [--no-cold]\n' +
     '       node bench/suite.mjs --from RUN.json --svg PATH   (redraw the chart of a saved run)');
   process.exit(msg ? 2 : 0);
@@ -428,6 +431,35 @@ function headJs(d, h) {
   return { loss: lossCls + lossBbox + lossDfl, gradClsScore: gradCls, gradBboxPred: gradBox };
 }
 
+/**
+ * The training step's inputs (Gfl.step: GFL anchors → ATSS targets → head loss): B = 1 or 8 images of 640×640 at the
+ * default strides 8–128 (8,525 rows per image), 20 gt boxes per image (sides 32–320 px, random classes), class logits
+ * as the distribution says, box logits ~ N(0, 1) (detector) or U[−8, 8].
+ */
+function makeStep(batch, dist) {
+  const B = BATCHES[batch] / 8400, rows = B * 8525, G = 20;
+  const rand = mulberry32(SEED ^ 0x57e9 ^ B), g = gaussian(rand);
+  const gtBoxes = [], gtLabels = [];
+  for (let b = 0; b < B; b++) {
+    const boxes = new Float32Array(4 * G), labels = new Int32Array(G);
+    for (let k = 0; k < G; k++) {
+      const w = 32 + 288 * rand(), h = 32 + 288 * rand(), x = (640 - w) * rand(), y = (640 - h) * rand();
+      boxes.set([x, y, x + w, y + h], 4 * k);
+      labels[k] = Math.floor(rand() * C);
+    }
+    gtBoxes.push(boxes);
+    gtLabels.push(labels);
+  }
+  const drand = mulberry32(SEED ^ 0x57e9 ^ B ^ (dist === 'uniform' ? 0x55 : 0xaa)), dg = gaussian(drand);
+  const cls = new Float32Array(rows * C), reg = new Float32Array(rows * 4 * BINS);
+  for (let e = 0; e < cls.length; e++) cls[e] = dist === 'detector' ? -4.6 + dg() : -8 + 16 * drand();
+  for (let e = 0; e < reg.length; e++) reg[e] = dist === 'detector' ? dg() : -8 + 16 * drand();
+  return {
+    batch, dist, N: rows, B, G, K: undefined,
+    input: { clsLogits: cls, regLogits: reg, gtBoxes, gtLabels, imageSize: [640, 640] },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // the losses: how each contender computes them, and what they move
 
@@ -524,6 +556,20 @@ const LOSSES = {
       const h = d.head ??= makeHead(d);
       return () => headJs(d, h);
     },
+  },
+  step: {
+    elements: (d) => d.N * (C + 4 * BINS),
+    elementUnit: 'logit (class + box)',
+    shape: (d) => `${d.B} × 8,525 × (C + 4·${BINS}), ${d.G} gts/img`,
+    // logits in, both gradients out (dense); the assignment's own reads (gt boxes, anchors) are not counted
+    minBytes: (d) => 8 * d.N * C + 16 * BINS * d.N,
+    grads: ['gradClsScore', 'gradBboxPred'],
+    outs: (d) => ({ gradClsScore: new Float32Array(d.N * C), gradBboxPred: new Float32Array(d.N * 4 * BINS) }),
+    gfloss: (g, d, out, async) => {
+      const opts = { numClasses: C, bins: BINS, out };
+      return async ? () => g.step(d.input, opts) : () => g.stepSync(d.input, opts);
+    },
+    // no plain-JS ATSS here: the reference is the first gfloss backend (wasm-scalar)
   },
 };
 
@@ -859,18 +905,19 @@ async function workloadChild(cfg) {
   const { loss, batch, rounds, tfjs: useTf, tfjsCpu } = cfg;
   const L = LOSSES[loss];
   progress('data');
-  const sets = DIST_KEYS.map((k) => makeBatch(batch, k, [loss]));
+  const skipped = [];
+  const sets = DIST_KEYS.map((k) => (loss === 'step' ? makeStep(batch, k) : makeBatch(batch, k, [loss])));
   const rssData = process.memoryUsage().rss;
   const api = await import(DIST);
   const { list: gl, notes } = await gflossContenders(api);
 
-  const contenders = [{ name: 'js', kind: 'js', make: (d) => L.js(d) }];
+  const contenders = L.js ? [{ name: 'js', kind: 'js', make: (d) => L.js(d) }] : [];
+  if (!L.js) skipped.push(`js: no plain-JS reference for the ${TITLES[loss]}; the gate compares every backend with the first one`);
   for (const c of gl) {
     const outs = sets.map((d) => L.outs(d));
     contenders.push({ name: c.name, kind: 'gfloss', g: c.g, threads: c.threads ?? 1, make: (d, si) => L.gfloss(c.g, d, outs[si], c.async) });
   }
   let tf;
-  const skipped = [];
   if (useTf) {
     tf = await loadTf();
     if (!tf) skipped.push(`tfjs: not installed (${tfModule_error})`);
@@ -914,7 +961,7 @@ async function workloadChild(cfg) {
       const ms = performance.now() - t0;
       if (si === 0) first[c.name] = ms;
       else c.gateMs = ms; // the second distribution's gate call is already warm-ish
-      if (c.kind === 'js') { ref = snapshot(r, L.grads); continue; }
+      if (c.kind === 'js' || !ref) { ref = snapshot(r, L.grads); c.isRef = true; continue; }
       const tol = c.kind === 'gfloss' ? [1e-5, 1e-4] : [2e-3, 1e-3];
       const cmp = compare(ref, r, L.grads, ...tol);
       cmp.tolerance = { lossRel: tol[0], gradRelToMax: tol[1] };
@@ -999,7 +1046,7 @@ async function coldChild(name) {
   const d = makeBatch('b8', 'detector');
   const r = { steps: {} };
   let call, dispose;
-  let hasHead = false;
+  let hasHead = false, hasStep = false, gStep, stepAsync;
   let t = performance.now();
   if (name === 'js') {
     hasHead = true; // the JS reference exists whatever dist holds
@@ -1016,16 +1063,27 @@ async function coldChild(name) {
     const api = await import(DIST);
     r.import = performance.now() - t;
     hasHead = typeof api.Gfl?.prototype?.gflHeadLossSync === 'function';
+    hasStep = typeof api.Gfl?.prototype?.stepSync === 'function';
     const m = /^(.*)×(\d+)$/.exec(name);
     t = performance.now();
     const g = m ? await api.createGfl({ backend: m[1], threads: Number(m[2]) }) : api.createGflSync({ backend: name });
     r.create = performance.now() - t;
     call = (loss) => LOSSES[loss].gfloss(g, d, LOSSES[loss].outs(d), !!m);
+    gStep = g;
+    stepAsync = !!m;
     dispose = () => g.dispose?.();
   }
   for (const loss of LOSS_KEYS) {
     if (name === 'tfjs-cpu' && loss === 'qfl') continue; // ~6 s
     if (loss === 'head' && (!hasHead || name.startsWith('tfjs-'))) continue;
+    if (loss === 'step') {
+      if (!hasStep) continue;
+      const ds = makeStep('b8', 'detector');
+      const fn = LOSSES.step.gfloss(gStep, ds, LOSSES.step.outs(ds), stepAsync);
+      const first = await time(fn);
+      r.steps.step = { first, second: await time(fn) };
+      continue;
+    }
     const fn = call(loss);
     const first = await time(fn);
     const second = first > 2000 ? undefined : await time(fn);
@@ -1242,7 +1300,9 @@ async function main() {
   if (tf) console.log(`tfjs-core ${env.tfjs.version}; wasm backend SIMD ${env.tfjs.wasmSimd}, threads ${env.tfjs.wasmThreads}`);
   else if (args.tfjs) console.log(`tfjs: not available (${tfModule_error}); install the dev dependencies to time it`);
   console.log(`head loss: ${hasHead ? 'gflHeadLoss is present in dist: timed (gfloss backends and a JS reference; not composed in tfjs)'
-    : 'gflHeadLoss is absent from dist (not built yet): not timed'}; training step (head loss + optimizer update): not in the package, not timed`);
+    : 'gflHeadLoss is absent from dist (not built yet): not timed'}`);
+  console.log(`training step: ${typeof api.Gfl?.prototype?.stepSync === 'function' ? 'Gfl.step (anchors + ATSS targets + head loss) is present: timed (gfloss backends only)'
+    : 'Gfl.step is absent from dist: not timed'}`);
   console.log(`load average ${env.loadavgStart.map((l) => l.toFixed(2)).join(' ')}`);
 
   const probeStart = probe();
@@ -1267,13 +1327,14 @@ async function main() {
 
   // workloads (sizes for the bandwidth bound come from the data generator)
   const plan = [];
-  const only = args.only ?? LOSS_KEYS.filter((l) => l !== 'head' || hasHead);
-  if (only.includes('head') && !hasHead) console.log('--only head: gflHeadLoss is absent from dist; skipped');
-  for (const loss of only) for (const batch of args.batches) if (loss !== 'head' || hasHead) plan.push({ loss, batch });
+  const present = (l) => !NEEDS[l] || typeof api.Gfl?.prototype?.[NEEDS[l]] === 'function';
+  const only = args.only ?? LOSS_KEYS.filter(present);
+  for (const l of only) if (!present(l)) console.log(`--only ${l}: ${NEEDS[l]} is absent from dist; skipped`);
+  for (const loss of only) for (const batch of args.batches) if (present(loss)) plan.push({ loss, batch });
   const sizes = {};
   for (const { loss, batch } of plan) {
     const N = BATCHES[batch], K = Math.round(POS_FRACTION * N);
-    sizes[`${loss}/${batch}`] = LOSSES[loss].minBytes({ N, K, M: 4 * K });
+    sizes[`${loss}/${batch}`] = LOSSES[loss].minBytes({ N: loss === 'step' ? (N / 8400) * 8525 : N, K, M: 4 * K });
   }
 
   // the physical limit
@@ -1363,7 +1424,7 @@ async function main() {
 function report({ env, probeStart, probeEnd, bw, cold, workloads }) {
   for (const w of workloads) {
     const b = w.bound;
-    console.log(`\n${TITLES[w.loss]} ${w.batch}: ${w.shape}, ${w.positives.toLocaleString('en-US')} positives; ` +
+    console.log(`\n${TITLES[w.loss]} ${w.batch}: ${w.shape}${w.positives ? `, ${w.positives.toLocaleString('en-US')} positives` : ''}; ` +
       `moves ≥ ${MB(w.minBytes)} MB; copy bound ${fmtMs(b.t1)} ms (1 thread)` + (b.t2 ? `, ${fmtMs(b.t2)} ms (2 threads)` : ''));
     for (const [dk, cs] of Object.entries(w.checks)) {
       for (const [name, c] of Object.entries(cs)) {
@@ -1399,11 +1460,11 @@ function report({ env, probeStart, probeEnd, bw, cold, workloads }) {
   }
   if (cold) {
     console.log('\ncold first step at b8 (fresh process per contender; detector-like data), ms');
-    console.log('  contender            import   create     QFL 1st/2nd     DFL 1st/2nd    GIoU 1st/2nd    head 1st/2nd');
+    console.log('  contender            import   create     QFL 1st/2nd     DFL 1st/2nd    GIoU 1st/2nd    head 1st/2nd    step 1st/2nd');
     for (const [n, r] of Object.entries(cold)) {
       if (r.error) { console.log(`  ${n.padEnd(20)} failed: ${r.error}`); continue; }
       const st = (k) => (r.steps[k] ? `${fmtMs(r.steps[k].first)}/${fmtMs(r.steps[k].second)}` : '-');
-      console.log(`  ${n.padEnd(20)} ${fmtMs(r.import).padStart(6)} ${fmtMs(r.create).padStart(8)} ${st('qfl').padStart(15)} ${st('dfl').padStart(15)} ${st('giou').padStart(15)} ${st('head').padStart(15)}`);
+      console.log(`  ${n.padEnd(20)} ${fmtMs(r.import).padStart(6)} ${fmtMs(r.create).padStart(8)} ${st('qfl').padStart(15)} ${st('dfl').padStart(15)} ${st('giou').padStart(15)} ${st('head').padStart(15)} ${st('step').padStart(15)}`);
     }
   }
   const ratio = Math.max(probeStart, probeEnd) / Math.min(probeStart, probeEnd);
