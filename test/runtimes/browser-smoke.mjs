@@ -9,11 +9,13 @@ const violations = [];
 document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.violatedDirective}: ${e.blockedURI}`));
 
 try {
-  const files = (await (await fetch('/goldens/index.json')).json()).filter((f) => /\.json(\.gz)?$/.test(f));
   const cases = [];
-  for (const file of files) {
-    const bytes = new Uint8Array(await (await fetch(`/goldens/${file}`)).arrayBuffer());
-    cases.push({ file, case: await decodeCase(bytes, file.endsWith('.gz')) });
+  for (const dir of ['goldens', 'goldens2']) {
+    const files = (await (await fetch(`/${dir}/index.json`)).json()).filter((f) => /\.json(\.gz)?$/.test(f));
+    for (const file of files) {
+      const bytes = new Uint8Array(await (await fetch(`/${dir}/${file}`)).arrayBuffer());
+      cases.push({ file, case: await decodeCase(bytes, file.endsWith('.gz')) });
+    }
   }
   const wasmUrls = new URLSearchParams(location.search).has('wasmUrl')
     ? { 'wasm-simd': '/node_modules/gfloss/build/gfloss-simd.wasm', 'wasm-scalar': new URL('/node_modules/gfloss/build/gfloss.wasm', location.href) }

@@ -4,7 +4,7 @@
 // crossOriginIsolated and the backend `auto` chose, and reports any CSP violation (none: no eval, no new Function).
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { GOLDEN_DIR, RUNTIMES_DIR } from './paths.js';
+import { GOLDEN_DIRS, GOLDEN_COUNT, RUNTIMES_DIR } from './paths.js';
 import { stage, keepSummary, expectThreads } from './spawn.js';
 import { startServer } from './server.mjs';
 import { launch, runPage } from './browser.js';
@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 async function server(isolated: boolean): Promise<string> {
-  const s = await startServer({ mounts: { '/': inject('consumerDir'), '/goldens/': GOLDEN_DIR }, isolated });
+  const s = await startServer({ mounts: { '/': inject('consumerDir'), '/goldens/': GOLDEN_DIRS[0], '/goldens2/': GOLDEN_DIRS[1] }, isolated });
   servers.push(s);
   return s.url;
 }
@@ -33,7 +33,9 @@ function expectGoldens(s: any): void {
   expect(s.violations).toEqual([]);
   expect(s.evalBlocked).toBe(true);
   expect(s.backends).toEqual(expect.arrayContaining(['wasm-scalar', 'wasm-simd']));
-  for (const b of ['wasm-scalar', 'wasm-simd']) expect(s.perBackend[b], b).toBeGreaterThanOrEqual(22);
+  expect(s.files).toBe(GOLDEN_COUNT);
+  expect(s.unsupported).toEqual([]);
+  for (const b of ['wasm-scalar', 'wasm-simd']) expect(s.perBackend[b], b).toBe(GOLDEN_COUNT);
 }
 
 describe('chromium', () => {

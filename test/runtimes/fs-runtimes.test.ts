@@ -4,7 +4,7 @@
 // with every instance disposed, the process must exit by itself.
 import { describe, it, expect, inject } from 'vitest';
 import { join } from 'node:path';
-import { BIN, GOLDEN_DIR, RUNTIMES_DIR } from './paths.js';
+import { BIN, GOLDEN_DIRS, GOLDEN_COUNT, RUNTIMES_DIR } from './paths.js';
 import { run, describeRun, smokeSummary, stage, keepSummary, expectThreads } from './spawn.js';
 
 const runtimes: Array<{ name: string; cmd: string; args: string[] }> = [
@@ -18,16 +18,17 @@ describe.each(runtimes)('$name', ({ name, cmd, args }) => {
   it('passes every supported golden case on every backend, via the embedded kernels and via wasmUrl, and exits by itself', async () => {
     const dir = stage(inject('consumerDir'), `smoke-${name}`, RUNTIMES_DIR, ['smoke-core.mjs', 'smoke-fs.mjs']);
     const wasmDir = join(inject('consumerDir'), 'node_modules', 'gfloss', 'build');
-    const r = await run(cmd, [...args, 'smoke-fs.mjs', GOLDEN_DIR, '--wasm-dir', wasmDir], { cwd: dir, timeoutMs: 60_000 });
+    const r = await run(cmd, [...args, 'smoke-fs.mjs', ...GOLDEN_DIRS, '--wasm-dir', wasmDir], { cwd: dir, timeoutMs: 60_000 });
     expect(r.code, describeRun(r)).toBe(0);
     const s = smokeSummary(r.stdout);
     keepSummary(name, s);
     expect(s.runtime).toBe(name);
     expect(s.failures).toEqual([]);
     expect(s.backends).toEqual(expect.arrayContaining(['wasm-scalar', 'wasm-simd']));
-    expect(s.files).toBeGreaterThanOrEqual(26);
+    expect(s.files).toBe(GOLDEN_COUNT);
+    expect(s.unsupported).toEqual([]);
     for (const b of ['wasm-scalar', 'wasm-simd']) {
-      expect(s.perBackend[b], b).toBeGreaterThanOrEqual(22);
+      expect(s.perBackend[b], b).toBe(GOLDEN_COUNT);
       expect(s.wasmUrl[b], `${b} via wasmUrl`).toBe(s.perBackend[b]);
     }
     expect(s.capabilities.simd).toBe(true);

@@ -1,5 +1,5 @@
 // Driver of the golden smoke test for runtimes with a file system (Node, Deno, Bun), run from a consumer folder where
-// the packed package is installed:  <runtime> smoke-fs.mjs GOLDEN_DIR [--wasm-dir DIR]
+// the packed package is installed:  <runtime> smoke-fs.mjs GOLDEN_DIR... [--wasm-dir DIR]
 // It prints one line `GFLOSS-SMOKE {json}` and must then exit by itself (nothing left running); a failure throws.
 import * as gfloss from 'gfloss';
 import * as conformance from 'gfloss/conformance';
@@ -9,12 +9,17 @@ import { pathToFileURL } from 'node:url';
 import process from 'node:process';
 import { decodeCase, runGoldens } from './smoke-core.mjs';
 
-const [dir, ...rest] = process.argv.slice(2);
-if (!dir) throw new Error('usage: smoke-fs.mjs GOLDEN_DIR [--wasm-dir DIR]');
-const wasmDir = rest[0] === '--wasm-dir' ? rest[1] : undefined;
-const files = readdirSync(dir).filter((f) => /\.json(\.gz)?$/.test(f)).sort();
+const args = process.argv.slice(2);
+const at = args.indexOf('--wasm-dir');
+const dirs = at < 0 ? args : args.slice(0, at);
+const wasmDir = at < 0 ? undefined : args[at + 1];
+if (!dirs.length) throw new Error('usage: smoke-fs.mjs GOLDEN_DIR... [--wasm-dir DIR]');
 const cases = [];
-for (const file of files) cases.push({ file, case: await decodeCase(readFileSync(join(dir, file)), file.endsWith('.gz')) });
+for (const dir of dirs) {
+  for (const file of readdirSync(dir).filter((f) => /\.json(\.gz)?$/.test(f)).sort()) {
+    cases.push({ file, case: await decodeCase(readFileSync(join(dir, file)), file.endsWith('.gz')) });
+  }
+}
 const wasmUrls = wasmDir
   ? { 'wasm-simd': pathToFileURL(join(wasmDir, 'gfloss-simd.wasm')), 'wasm-scalar': pathToFileURL(join(wasmDir, 'gfloss.wasm')).href }
   : undefined;
