@@ -198,6 +198,29 @@ export class Gfl {
   step(input: GflStepInput, options?: GflStepOptions): Promise<GflStepResult> { return this.runAsync(gflStep(this.rt, this.stepCache, input, options)); }
 
   /**
+   * A buffer inside gfloss's own memory, for zero-copy calls: an input that is such a view is read in place, and an
+   * `out` array that is such a view is written in place, so a training loop that keeps its logits and gradients in
+   * allocated buffers moves no data in or out. Needs shared memory, where views stay valid while the memory grows:
+   * the 'wasm-simd-threads' backend (`threads: 1` runs it on the calling thread only, bit for bit the same as
+   * 'wasm-simd'). Plain WebAssembly memory detaches every view when it grows, so the other backends throw here.
+   * Allocated memory is not released before the instance is.
+   */
+  allocate(length: number): Float32Array;
+  allocate(length: number, type: 'float32'): Float32Array;
+  allocate(length: number, type: 'int32'): Int32Array;
+  allocate(length: number, type: 'float32' | 'int32' = 'float32'): Float32Array | Int32Array {
+    if (typeof length !== 'number' || !Number.isInteger(length) || length < 0) {
+      throw new GflInputError('length', `expected a non-negative integer, got ${String(length)}`);
+    }
+    if (type !== 'float32' && type !== 'int32') throw new GflInputError('type', `expected 'float32' or 'int32', got ${String(type)}`);
+    if (!this.rt.isShared()) {
+      throw new GflInputError('allocate', `needs shared memory, which ${this.backend} does not use: create the instance with createGfl({ backend: 'wasm-simd-threads' }) (threads: 1 for the calling thread only)`);
+    }
+    const p = this.rt.allocate(length * 4);
+    return type === 'int32' ? new Int32Array(this.rt.memory.buffer, p, length) : new Float32Array(this.rt.memory.buffer, p, length);
+  }
+
+  /**
    * The one asynchronous driver: every async method goes through here. On the single-thread backends it runs the op
    * on the calling thread. On 'wasm-simd-threads' the calls queue (one frame region per instance) and large kernel
    * calls are split over the pool; a synchronous call made meanwhile stages its buffers above the queued call's.

@@ -100,9 +100,9 @@ function* runBoxes(
 
   const f = rt.frame();
   const p: BoxPtrs = {
-    pred: f.input(pred), target: f.input(target), coef: f.floats(k), row: f.floats(k, wantRows),
+    pred: f.input(pred), target: f.input(target), coef: f.floats(k), row: f.floats(k, wantRows, rowOut),
     iou: f.floats(k, flags.iou), giou: f.floats(k, flags.giou), ciou: f.floats(k, flags.ciou),
-    gradPred: f.floats(k * 4, grad), gradTarget: f.floats(k * 4, grad),
+    gradPred: f.floats(k * 4, grad, gradPredOut), gradTarget: f.floats(k * 4, grad, gradTargetOut),
   };
   f.ready();
   fillCoef(plan, f.view(p.coef, k), true);

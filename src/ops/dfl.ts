@@ -70,7 +70,7 @@ export function* distributionFocalLoss(rt: WasmRuntime, input: DflInput, options
   const f = rt.frame();
   const pPred = f.input(pred), pTarget = f.input(target);
   const pCoef = f.floats(m);
-  const pRow = f.floats(m, wantRows), pGrad = f.floats(m * bins, grad), pGradT = f.floats(m, grad);
+  const pRow = f.floats(m, wantRows, rowOut), pGrad = f.floats(m * bins, grad, gradOut), pGradT = f.floats(m, grad, gradTargetOut);
   f.ready();
   fillCoef(plan, f.view(pCoef, m), true);
   const total = yield kernelCall('dfl', [pPred, pTarget, pCoef, pRow, pGrad, pGradT, m, bins, convention === 'ultralytics' ? 1 : 0],

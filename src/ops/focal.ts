@@ -62,7 +62,7 @@ export function* sigmoidFocalLoss(rt: WasmRuntime, input: FocalInput, options?: 
   const pPred = f.input(pred), pLabel = f.input(label);
   const pCoef = f.floats(n);
   const pElemCoef = plan.gradOutput ? f.input(plan.gradOutput) : 0;
-  const pElem = f.floats(n * c, wantElems), pGrad = f.floats(n * c, grad);
+  const pElem = f.floats(n * c, wantElems, elemOut), pGrad = f.floats(n * c, grad, gradOut);
   f.ready();
   fillCoef(plan, f.view(pCoef, n), false);
   const total = yield kernelCall('sigmoidFocal', [pPred, pLabel, pCoef, pElemCoef, 0, pElem, pGrad, n, c, alpha, gamma],

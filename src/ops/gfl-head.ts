@@ -185,7 +185,7 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   const f = rt.frame();
   const pCls = f.input(cls), pLabel = f.input(labels);
   const pScore = f.floats(n), pCoef = f.floats(n), pRow = f.floats(n, wantLevels);
-  const pGradCls = f.floats(n * c, grad);
+  const pGradCls = f.floats(n * c, grad, gradClsOut);
   const pIdx = f.input(pos), pW = f.floats(npos);
   const pPred = f.floats(npos * rowW), pAnchor = f.floats(npos * 4), pStride = f.floats(npos), pTarget = f.floats(npos * 4);
   const pGradPos = f.floats(npos * rowW, grad);

@@ -61,7 +61,7 @@ export function* generalizedFocalLoss(rt: WasmRuntime, input: GflGeneralInput, o
   const glOut = outArray(out, 'gradProbLeft', n), grOut = outArray(out, 'gradProbRight', n), rowOut = outArray(out, 'rowLoss', n);
   const f = rt.frame();
   const pPl = f.input(pl), pPr = f.input(pr), pYl = f.input(yl), pYr = f.input(yr), pY = f.input(y);
-  const pCoef = f.floats(n), pRow = f.floats(n, wantRows), pGl = f.floats(n, grad), pGr = f.floats(n, grad);
+  const pCoef = f.floats(n), pRow = f.floats(n, wantRows, rowOut), pGl = f.floats(n, grad, glOut), pGr = f.floats(n, grad, grOut);
   f.ready();
   fillCoef(plan, f.view(pCoef, n), true);
   const loss = yield kernelCall('gflGeneral', [pPl, pPr, pYl, pYr, pY, pCoef, pRow, pGl, pGr, n, beta], [4, 4, 4, 4, 4, 4, 4, 4, 4, 'rows', 0], n, 1);

@@ -41,7 +41,7 @@ export function* integral(rt: WasmRuntime, input: IntegralInput, options: Integr
   const pX = f.input(x);
   const pGy = gy ? f.input(gy) : 0;
   // without gradX the exponentials go to a scratch row per row, so that blocks of rows can run anywhere
-  const pY = f.floats(rows), pGx = f.floats(rows * bins, gy !== undefined), pScratch = f.floats(rows * bins, gy === undefined);
+  const pY = f.floats(rows, true, yOut), pGx = f.floats(rows * bins, gy !== undefined, gxOut), pScratch = f.floats(rows * bins, gy === undefined);
   f.ready();
   yield kernelCall('integral', [pX, pY, pGy, pGx, pScratch, rows, bins], [4 * bins, 4, 4, 4 * bins, 4 * bins, 'rows', 0], rows, bins);
   const res: IntegralResult = { y: f.take(pY, rows, yOut) };

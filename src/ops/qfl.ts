@@ -99,8 +99,8 @@ export function* qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: Qf
   const f = rt.frame();
   const pPred = f.input(pred), pLabel = f.input(lab), pScore = f.input(score);
   const pCoef = f.floats(n);
-  const pRow = f.floats(n, wantRows), pElem = f.floats(n * c, wantElems);
-  const pGrad = f.floats(n * c, grad), pGradScore = f.floats(n, grad);
+  const pRow = f.floats(n, wantRows, rowOut), pElem = f.floats(n * c, wantElems, elemOut);
+  const pGrad = f.floats(n * c, grad, gradPredOut), pGradScore = f.floats(n, grad, gradScoreOut);
   f.ready();
   fillCoef(plan, f.view(pCoef, n), true);
   const total = activated
@@ -143,8 +143,8 @@ export function* qualityFocalLossDense(rt: WasmRuntime, input: QflDenseInput, op
   const f = rt.frame();
   const pPred = f.input(pred), pTarget = f.input(target);
   const pCoef = f.floats(n);
-  const pRow = f.floats(n, wantRows), pElem = f.floats(n * c, wantElems);
-  const pGrad = f.floats(n * c, grad), pGradTarget = f.floats(n * c, grad);
+  const pRow = f.floats(n, wantRows, rowOut), pElem = f.floats(n * c, wantElems, elemOut);
+  const pGrad = f.floats(n * c, grad, gradPredOut), pGradTarget = f.floats(n * c, grad, gradTargetOut);
   f.ready();
   fillCoef(plan, f.view(pCoef, n), true);
   const total = activated

@@ -158,7 +158,7 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
 
   const f = rt.frame();
   const pScores = f.input(scores), pTs = f.input(ts), pCoef = f.floats(rows);
-  const pGradScores = f.floats(rows * nc, grad);
+  const pGradScores = f.floats(rows * nc, grad, gradScoresOut);
   const pPred = f.floats(nfg * rowW), pPoint = f.floats(nfg * 2), pStride = f.floats(nfg), pTarget = f.floats(nfg * 4), pW = f.floats(nfg);
   const pGradPos = f.floats(nfg * rowW, grad);
   const pBox = f.floats(nfg * 4), pCorners = f.floats(nfg * 4), pCiou = f.floats(nfg), pDfl = f.floats(nfg), pScratch = f.floats(nfg * 16);

@@ -3,6 +3,8 @@
 // runs one kernel and copies the outputs out. Nothing is kept between calls, so a call that throws leaves nothing
 // behind; the memory stays at its high-water mark, so a training loop stops growing it after the first step.
 
+import { GflInputError } from '../errors.js';
+
 export interface KernelExports {
   heapBase(): number;
   qflLogits(pred: number, label: number, score: number, coef: number, rowLoss: number, elemLoss: number,
@@ -114,9 +116,14 @@ export function runOp<R>(rt: WasmRuntime, op: Op<R>): R {
 export class WasmRuntime {
   readonly memory: WebAssembly.Memory;
   readonly kernels: KernelExports;
-  private readonly base: number;
+  /** Where frames start: above the module's static area and above every allocate()d buffer. */
+  private base: number;
+  /** Shared memory hands out a new SharedArrayBuffer object after each growth; views on the old ones stay valid. */
+  private readonly earlierBuffers = new WeakSet<ArrayBufferLike>();
+  private readonly shared: boolean;
 
   constructor(module: WebAssembly.Module, shared: boolean) {
+    this.shared = shared;
     this.memory = shared
       ? new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true })
       : new WebAssembly.Memory({ initial: 1 });
@@ -187,7 +194,31 @@ export class WasmRuntime {
   /** Grows the memory so that [0, end) is addressable. */
   ensure(end: number): void {
     const have = this.memory.buffer.byteLength;
-    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    if (end > have) {
+      if (this.shared) this.earlierBuffers.add(this.memory.buffer);
+      this.memory.grow(Math.ceil((end - have) / PAGE));
+    }
+  }
+
+  /**
+   * Carves `bytes` for the caller for good, above everything staged so far, and moves the frames above it: a buffer
+   * the caller fills and passes as an input, or passes as an output, without a copy. Only on shared memory, whose
+   * views survive growth (Gfl.allocate checks).
+   */
+  allocate(bytes: number): number {
+    const p = align(Math.max(this.base, this.floor, this.lastTop));
+    this.base = align(p + Math.max(bytes, 4));
+    this.ensure(this.base);
+    return p;
+  }
+
+  isShared(): boolean {
+    return this.shared;
+  }
+
+  /** Whether a typed array is a live view into this memory (and so needs no copy). */
+  owns(a: ArrayBufferView): boolean {
+    return a.buffer === this.memory.buffer || (this.shared && this.earlierBuffers.has(a.buffer));
   }
 }
 
@@ -197,13 +228,19 @@ type Numeric = Float32Array | Int32Array;
 export class Frame {
   private top: number;
   private readonly copies: Array<[number, Numeric]> = [];
+  private readonly inPlace: Numeric[] = [];
+  private readonly outputsInPlace: Float32Array[] = [];
 
   constructor(private readonly rt: WasmRuntime, base: number) {
     this.top = base;
   }
 
-  /** Reserves room for `src` and schedules its copy; returns its offset. */
+  /** Reserves room for `src` and schedules its copy; returns its offset. A view into this memory is used in place. */
   input(src: Numeric): number {
+    if (this.rt.owns(src)) {
+      this.inPlace.push(src);
+      return src.byteOffset;
+    }
     const p = this.reserve(src.byteLength);
     this.copies.push([p, src]);
     return p;
@@ -216,13 +253,29 @@ export class Frame {
     return p;
   }
 
-  /** Reserves `count` floats, or returns 0 (the kernels' "not wanted") when `wanted` is false. */
-  floats(count: number, wanted = true): number {
-    return wanted ? this.reserve(count * 4) : 0;
+  /**
+   * Reserves `count` floats, or returns 0 (the kernels' "not wanted") when `wanted` is false. An output the caller
+   * preallocated inside this memory (`into`, from allocate()) is written in place instead.
+   */
+  floats(count: number, wanted = true, into?: Float32Array): number {
+    if (!wanted) return 0;
+    if (into && this.rt.owns(into)) {
+      this.outputsInPlace.push(into);
+      return into.byteOffset;
+    }
+    return this.reserve(count * 4);
   }
 
   /** Grows the memory once and copies the inputs in. */
   ready(): void {
+    // an output written in place must not overlap an input read in place: the kernels read and write in one pass
+    for (const o of this.outputsInPlace) {
+      for (const i of this.inPlace) {
+        if (o.byteOffset < i.byteOffset + i.byteLength && i.byteOffset < o.byteOffset + o.byteLength) {
+          throw new GflInputError('options.out', 'an output buffer overlaps an input buffer in gfloss memory');
+        }
+      }
+    }
     this.rt.ensure(this.top);
     this.rt.noteFrameTop(this.top);
     const buf = this.rt.memory.buffer;
@@ -236,8 +289,9 @@ export class Frame {
     return new Float32Array(this.rt.memory.buffer, ptr, count);
   }
 
-  /** Copies `count` floats at ptr into `into` (checked by the caller) or into a new array. */
+  /** Copies `count` floats at ptr into `into` (checked by the caller) or into a new array; `into` written in place is returned as is. */
   take(ptr: number, count: number, into?: Float32Array): Float32Array {
+    if (into && into.byteOffset === ptr && this.rt.owns(into)) return into;
     const dst = into ?? new Float32Array(count);
     dst.set(this.view(ptr, count));
     return dst;

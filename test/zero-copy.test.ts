@@ -1,0 +1,58 @@
+// allocate(): inputs read in place and outputs written in place, with results equal to the copying path; views that
+// survive memory growth (shared memory); overlap rejected by name; plain-memory backends refuse.
+import { describe, it, expect } from 'vitest';
+import { createGfl, createGflSync, GflInputError } from '../dist/index.js';
+import { rng, uniform } from './helpers.js';
+
+function problem(r: () => number, n: number, c: number) {
+  const pred = uniform(r, n * c, -6, 3);
+  const label = Int32Array.from({ length: n }, () => (r() < 0.2 ? Math.floor(r() * c) : c));
+  const score = uniform(r, n, 0, 1);
+  return { pred, label, score };
+}
+
+describe('zero-copy buffers (allocate)', () => {
+  for (const threads of [1, 2]) {
+    it(`threads ${threads}: same results as copying, outputs written in place, views survive growth`, async () => {
+      const g = await createGfl({ backend: 'wasm-simd-threads', threads });
+      try {
+        const r = rng(5);
+        const n = 3000, c = 80;
+        const p = problem(r, n, c);
+        const pred = g.allocate(n * c), label = g.allocate(n, 'int32'), score = g.allocate(n);
+        const gradPred = g.allocate(n * c), gradScore = g.allocate(n);
+        pred.set(p.pred); label.set(p.label); score.set(p.score);
+        const ref = createGflSync({ backend: 'wasm-simd' }).qualityFocalLossSync(p, { avgFactor: 150 });
+        await g.qualityFocalLoss(problem(r, 20000, 80)); // grows the shared memory: the views stay valid
+        for (let step = 0; step < 3; step++) {
+          const res = await g.qualityFocalLoss({ pred, label, score }, { avgFactor: 150, out: { gradPred, gradScore } });
+          expect(res.loss).toBe(ref.loss);
+          expect(res.gradPred).toBe(gradPred);
+          expect(res.gradScore).toBe(gradScore);
+          expect(Array.from(gradPred)).toEqual(Array.from(ref.gradPred!));
+          const sync = g.qualityFocalLossSync({ pred, label, score }, { avgFactor: 150, out: { gradPred, gradScore } });
+          expect(sync.loss).toBe(ref.loss);
+        }
+      } finally {
+        await g.dispose();
+      }
+    });
+  }
+
+  it('rejects an output that overlaps an input by name, and refuses on plain memory', async () => {
+    const g = await createGfl({ backend: 'wasm-simd-threads', threads: 1 });
+    try {
+      const p = problem(rng(4), 64, 8);
+      const pred = g.allocate(64 * 8);
+      pred.set(p.pred);
+      let err: unknown;
+      try { g.qualityFocalLossSync({ pred, label: p.label, score: p.score }, { out: { gradPred: pred } }); } catch (e) { err = e; }
+      expect(err).toBeInstanceOf(GflInputError);
+      expect((err as GflInputError).argument).toBe('options.out');
+      expect(() => g.allocate(-1)).toThrow(GflInputError);
+      expect(() => createGflSync({ backend: 'wasm-simd' }).allocate(10)).toThrow(/shared memory/);
+    } finally {
+      await g.dispose();
+    }
+  });
+});
