@@ -35,3 +35,9 @@ describe.each(runtimes)('$name', ({ name, cmd, args }) => {
     expectThreads(s);
   });
 });
+
+describe('a runtime that is missing', () => {
+  it('fails the run with the reason, never skips', async () => {
+    await expect(run(`${BIN.deno}-missing`, ['--version'], { cwd: RUNTIMES_DIR, timeoutMs: 10_000 })).rejects.toThrow(/is missing: install the devDependencies/);
+  });
+});
