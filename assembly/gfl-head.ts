@@ -21,6 +21,7 @@
 
 import { exp1, sigmoid1, logPositive1, maxShare, minShare } from "./math";
 import { rowMax, rowExpSum } from "./softmax";
+import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
 
 /**
  * Softmax of one side's `bins` logits at z: writes the normalised probabilities to p, and ŷ and logsumexp(z) to
@@ -139,43 +140,19 @@ export function gflHeadPositives(
     const pb = predBox + (ko << 4);
     store<f32>(pb, px1); store<f32>(pb, py1, 4); store<f32>(pb, px2, 8); store<f32>(pb, py2, 12);
 
-    // GIoU (bbox_overlaps, mode 'giou', eps via max), as giou.ts without the "+1" convention
-    const ltx = max(px1, tx1), lty = max(py1, ty1), rbx = min(px2, tx2), rby = min(py2, ty2);
-    const wx0 = rbx - ltx, wy0 = rby - lty;
-    const wx: f32 = wx0 < 0 ? 0 : wx0, wy: f32 = wy0 < 0 ? 0 : wy0;
-    const ov = wx * wy;
-    const pw = px2 - px1, ph = py2 - py1, tw = tx2 - tx1, th = ty2 - ty1;
-    const un0 = pw * ph + tw * th - ov;
-    const u = max(un0, eps);
-    const iou = ov / u;
-    const ex1 = min(px1, tx1), ey1 = min(py1, ty1), ex2 = max(px2, tx2), ey2 = max(py2, ty2);
-    const ewx0 = ex2 - ex1, ewy0 = ey2 - ey1;
-    const ewx: f32 = ewx0 < 0 ? 0 : ewx0, ewy: f32 = ewy0 < 0 ? 0 : ewy0;
-    const e0 = ewx * ewy;
-    const e = max(e0, eps);
-    const g = iou - (e - u) / e;
-    const bl: f32 = wk * (<f32>1.0 - g);
+    // GIoU (bbox_overlaps, mode 'giou', eps via max) and its gradient for the pred box, by giou.ts's giouBox; the
+    // logsumexp slots of the scratch row (sc + 32 …) are free once the DFL is summed
+    const bo = sc + 32;
+    const bl: f32 = wk * giouBox(px1, py1, px2, py2, tx1, ty1, tx2, ty2, eps, false, boxCoef * wk, gp != 0, false, bo);
     const dl: f32 = wk * dfl;
-    if (iouOut) store<f32>(iouOut + (ko << 2), iou);
+    if (iouOut) store<f32>(iouOut + (ko << 2), load<f32>(bo + BOX_IOU));
     if (boxLoss) store<f32>(boxLoss + (ko << 2), bl);
     if (dflLoss) store<f32>(dflLoss + (ko << 2), dl);
     total += <f64>boxCoef * <f64>bl + <f64>dflCoef * <f64>dl;
     if (!gp) continue;
 
-    const c = boxCoef * wk;
-    const dg = -c;
-    const dE = -dg * (u / (e * e));
-    const dU = dg * (1.0 / e) - dg * ov / (u * u);
-    let dov = dg / u;
-    const dun0 = dU * maxShare(un0, eps);
-    dov -= dun0;
-    const dE0 = dE * maxShare(e0, eps);
-    const dewx0: f32 = ewx0 >= 0 ? dE0 * ewy : 0, dewy0: f32 = ewy0 >= 0 ? dE0 * ewx : 0;
-    const dwx0: f32 = wx0 >= 0 ? dov * wy : 0, dwy0: f32 = wy0 >= 0 ? dov * wx : 0;
-    const gx1 = -dewx0 * minShare(px1, tx1) - dwx0 * maxShare(px1, tx1) - dun0 * ph;
-    const gy1 = -dewy0 * minShare(py1, ty1) - dwy0 * maxShare(py1, ty1) - dun0 * pw;
-    const gx2 = dewx0 * maxShare(px2, tx2) + dwx0 * minShare(px2, tx2) + dun0 * ph;
-    const gy2 = dewy0 * maxShare(py2, ty2) + dwy0 * minShare(py2, ty2) + dun0 * pw;
+    const gx1 = load<f32>(bo + BOX_GRAD_PRED), gy1 = load<f32>(bo + BOX_GRAD_PRED, 4);
+    const gx2 = load<f32>(bo + BOX_GRAD_PRED, 8), gy2 = load<f32>(bo + BOX_GRAD_PRED, 12);
     // distance2bbox: x1 = cx − l, y1 = cy − t, x2 = cx + r, y2 = cy + b
     const cD = dflCoef * wk;
     sideGrad(gp, bins, load<f32>(cp), false, cD, -<f64>gx1, yl);

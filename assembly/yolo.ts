@@ -10,10 +10,9 @@
 // Returns Σ boxCoef·w·(1 − CIoU) + dflCoef·w·DFL; the gradient is that of the returned sum.
 // CIoU as ciou.ts (eps added to h, union and c²; α held constant in backward, as torch.no_grad upstream).
 
-import { atan1, maxShare, minShare } from "./math";
+import { ciouBox, CIOU_VALUE } from "./ciou";
+import { BOX_GRAD_PRED } from "./giou";
 import { sideSoftmaxInto, sideDfl, sideGrad } from "./gfl-head";
-
-const FOUR_OVER_PI2: f32 = 0.40528473456935108577551785283891; // 4/π²
 
 export function yoloV8Positives(
   pred: usize, point: usize, stride: usize, target: usize, w: usize,
@@ -51,45 +50,17 @@ export function yoloV8Positives(
     const pb = predBox + (ko << 4);
     store<f32>(pb, ax1); store<f32>(pb, ay1, 4); store<f32>(pb, ax2, 8); store<f32>(pb, ay2, 12);
 
-    // CIoU, box1 = pred, box2 = target
-    const w1 = ax2 - ax1, h1 = ay2 - ay1 + eps, w2 = bx2 - bx1, h2 = by2 - by1 + eps;
-    const ix0 = min(ax2, bx2) - max(ax1, bx1), iy0 = min(ay2, by2) - max(ay1, by1);
-    const ix: f32 = ix0 < 0 ? 0 : ix0, iy: f32 = iy0 < 0 ? 0 : iy0;
-    const inter = ix * iy;
-    const union = w1 * h1 + w2 * h2 - inter + eps;
-    const iou = inter / union;
-    const cw = max(ax2, bx2) - min(ax1, bx1), ch = max(ay2, by2) - min(ay1, by1);
-    const c2 = cw * cw + ch * ch + eps;
-    const sx = bx1 + bx2 - ax1 - ax2, sy = by1 + by2 - ay1 - ay2;
-    const rho2 = (sx * sx + sy * sy) / 4.0;
-    const r1 = w1 / h1, r2 = w2 / h2;
-    const da = atan1(r2) - atan1(r1);
-    const v = FOUR_OVER_PI2 * (da * da);
-    const alpha = v / (v - iou + (1.0 + eps));
-    const ci = iou - (rho2 / c2 + v * alpha);
-    if (ciouOut) store<f32>(ciouOut + (ko << 2), ci);
+    // CIoU (box1 = pred, box2 = target) and its gradient for the pred box, by ciou.ts's ciouBox; the logsumexp
+    // slots of the scratch row (sc + 32 …) are free once the DFL is summed
+    const bo = sc + 32;
+    const boxLoss = ciouBox(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2, eps, boxCoef * wk, gp != 0, false, bo);
+    if (ciouOut) store<f32>(ciouOut + (ko << 2), load<f32>(bo + CIOU_VALUE));
     if (dflOut) store<f32>(dflOut + (ko << 2), dfl);
-    total += <f64>boxCoef * <f64>(wk * (<f32>1.0 - ci)) + <f64>dflCoef * <f64>(wk * dfl);
+    total += <f64>boxCoef * <f64>(wk * boxLoss) + <f64>dflCoef * <f64>(wk * dfl);
     if (!gp) continue;
 
-    const dci = -(boxCoef * wk);
-    const drho2 = -dci / c2;
-    const dc2 = dci * rho2 / (c2 * c2);
-    const dv = -dci * alpha;
-    let dinter = dci / union;
-    const dunion = -dci * inter / (union * union);
-    let dw1 = dunion * h1, dh1 = dunion * w1;
-    dinter -= dunion;
-    const dda = dv * FOUR_OVER_PI2 * 2.0 * da;
-    const dr1 = -dda / (1.0 + r1 * r1);
-    dw1 += dr1 / h1; dh1 -= dr1 * w1 / (h1 * h1);
-    const dix0: f32 = ix0 >= 0 ? dinter * iy : 0, diy0: f32 = iy0 >= 0 ? dinter * ix : 0;
-    const dcw = dc2 * 2.0 * cw, dch = dc2 * 2.0 * ch;
-    const dsx = drho2 * sx * 0.5, dsy = drho2 * sy * 0.5;
-    const gx1 = -dw1 - dix0 * maxShare(ax1, bx1) - dcw * minShare(ax1, bx1) - dsx;
-    const gy1 = -dh1 - diy0 * maxShare(ay1, by1) - dch * minShare(ay1, by1) - dsy;
-    const gx2 = dw1 + dix0 * minShare(ax2, bx2) + dcw * maxShare(ax2, bx2) - dsx;
-    const gy2 = dh1 + diy0 * minShare(ay2, by2) + dch * maxShare(ay2, by2) - dsy;
+    const gx1 = load<f32>(bo + BOX_GRAD_PRED), gy1 = load<f32>(bo + BOX_GRAD_PRED, 4);
+    const gx2 = load<f32>(bo + BOX_GRAD_PRED, 8), gy2 = load<f32>(bo + BOX_GRAD_PRED, 12);
     // DFLoss averages the four sides: each side's coefficient is a quarter
     const cD = dflCoef * wk * 0.25;
     sideGrad(gp, bins, load<f32>(cp), true, cD, -<f64>gx1, yl);

@@ -68,8 +68,8 @@ export function* giouLoss(rt: WasmRuntime, input: BoxPairInput, options?: GiouOp
   }
   const eps = o.eps === undefined ? 1e-6 : finiteNumber('options.eps', o.eps, { min: 0, minExclusive: true });
   return yield* runBoxes(rt, inp, o, (p, k) => kernelCall('giou',
-    [p.pred, p.target, p.coef, p.row, p.iou, p.giou, p.gradPred, p.gradTarget, k, eps, convention === 'gfocal' ? 1 : 0],
-    [16, 16, 4, 4, 4, 4, 16, 16, 'rows', 0, 0], k, 4));
+    [p.pred, p.target, p.coef, p.row, p.iou, p.giou, p.gradPred, p.gradTarget, p.scratch, k, eps, convention === 'gfocal' ? 1 : 0],
+    [16, 16, 4, 4, 4, 4, 16, 16, 48, 'rows', 0, 0], k, 4));
 }
 
 export function* ciouLoss(rt: WasmRuntime, input: BoxPairInput, options?: CiouOptions): Op<BoxLossResult> {
@@ -78,11 +78,11 @@ export function* ciouLoss(rt: WasmRuntime, input: BoxPairInput, options?: CiouOp
   knownKeys('options', o, [...BASE_KEYS, 'returnCiou']);
   const eps = o.eps === undefined ? 1e-7 : finiteNumber('options.eps', o.eps, { min: 0, minExclusive: true });
   return yield* runBoxes(rt, inp, o, (p, k) => kernelCall('ciou',
-    [p.pred, p.target, p.coef, p.row, p.ciou, p.iou, p.giou, p.gradPred, p.gradTarget, k, eps],
-    [16, 16, 4, 4, 4, 4, 4, 16, 16, 'rows', 0], k, 4));
+    [p.pred, p.target, p.coef, p.row, p.ciou, p.iou, p.giou, p.gradPred, p.gradTarget, p.scratch, k, eps],
+    [16, 16, 4, 4, 4, 4, 4, 16, 16, 48, 'rows', 0], k, 4));
 }
 
-interface BoxPtrs { pred: number; target: number; coef: number; row: number; iou: number; giou: number; ciou: number; gradPred: number; gradTarget: number }
+interface BoxPtrs { pred: number; target: number; coef: number; row: number; iou: number; giou: number; ciou: number; gradPred: number; gradTarget: number; scratch: number }
 
 function* runBoxes(
   rt: WasmRuntime, inp: Record<string, unknown>, o: Record<string, unknown>,
@@ -103,6 +103,7 @@ function* runBoxes(
     pred: f.input(pred), target: f.input(target), coef: f.floats(k), row: f.floats(k, wantRows, rowOut),
     iou: f.floats(k, flags.iou), giou: f.floats(k, flags.giou), ciou: f.floats(k, flags.ciou),
     gradPred: f.floats(k * 4, grad, gradPredOut), gradTarget: f.floats(k * 4, grad, gradTargetOut),
+    scratch: f.floats(k * 12), // 48 bytes per pair for the per-box results (see assembly/giou.ts)
   };
   f.ready();
   fillCoef(plan, f.view(p.coef, k), true);

@@ -19,9 +19,9 @@ export interface KernelExports {
     rows: number, bins: number, convention: number): number;
   integral(x: number, y: number, gradY: number, gradX: number, scratch: number, rows: number, bins: number): void;
   giou(pred: number, target: number, coef: number, rowLoss: number, iouOut: number, giouOut: number,
-    gradPred: number, gradTarget: number, rows: number, eps: number, plusOne: number): number;
+    gradPred: number, gradTarget: number, scratch: number, rows: number, eps: number, plusOne: number): number;
   ciou(box1: number, box2: number, coef: number, rowLoss: number, ciouOut: number, iouOut: number, giouOut: number,
-    grad1: number, grad2: number, rows: number, eps: number): number;
+    grad1: number, grad2: number, scratch: number, rows: number, eps: number): number;
   gflGeneral(probLeft: number, probRight: number, yLeft: number, yRight: number, y: number, coef: number,
     rowLoss: number, gradLeft: number, gradRight: number, rows: number, beta: number): number;
   gflHeadWeights(cls: number, idx: number, w: number, rows: number, cols: number): number;
