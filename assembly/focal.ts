@@ -6,7 +6,7 @@
 // ABI as in qfl.ts, plus `elemCoef` (rows × cols, or 0): an elementwise factor on top of the row factor, which is
 // how an elementwise upstream gradient (reduction 'none' keeps the (N, C) shape here) is applied.
 
-import { exp1, log1pSmall1, exp4, log1pSmall4, SIGMOID_ZERO_BELOW, loadPartial4, storePartial4, laneMask4, hsum4 } from "./math";
+import { exp1, log1pSmall1, exp4, negAbs4, log1pSmall4, SIGMOID_ZERO_BELOW, loadPartial4, storePartial4, laneMask4, hsum4 } from "./math";
 import { powerMode, pow1, dpow1, pow4, dpow4, MODE_TWO } from "./power";
 
 // @ts-ignore: decorator
@@ -32,7 +32,7 @@ import { powerMode, pow1, dpow1, pow4, dpow4, MODE_TWO } from "./power";
         const x = loadPartial4(pred + off, n, 0);
         const pos = i32x4.eq(i32x4(0, 1, 2, 3), i32x4.splat(t - j));
         const tv = v128.and(one, pos);
-        const e = exp4(f32x4.neg(f32x4.abs(x)));
+        const e = exp4(negAbs4(x));
         const r = f32x4.div(one, f32x4.add(one, e));
         const er = f32x4.mul(e, r);
         const nonneg = f32x4.ge(x, zero);

@@ -14,7 +14,7 @@
 // The caller folds weight, reduction, avg_factor, loss_weight and an upstream gradient into coef.
 
 import {
-  exp1, log1, log1pSmall1, exp4, expNonPositive4, log1pSmall4, SIGMOID_ZERO_BELOW,
+  exp1, log1, log1pSmall1, exp4, expNonPositive4, negAbs4, log1pSmall4, log1pAtanh4, SIGMOID_ZERO_BELOW,
   loadPartial4, storePartial4, laneMask4, hsum4,
 } from "./math";
 import {
@@ -62,7 +62,7 @@ import {
   const x = loadPartial4(px, n, 0);
   const zero = f32x4.splat(0);
   const one = f32x4.splat(1.0);
-  const e = exp4(f32x4.neg(f32x4.abs(x)));
+  const e = exp4(negAbs4(x));
   const u = f32x4.add(one, e);
   const r = f32x4.div(one, u);
   const er = f32x4.mul(e, r);
@@ -119,10 +119,10 @@ import {
   const e0 = negExp4(x0, mode), e1 = negExp4(x1, mode), e2 = negExp4(x2, mode), e3 = negExp4(x3, mode);
   const u0 = f32x4.add(one, e0), u1 = f32x4.add(one, e1), u2 = f32x4.add(one, e2), u3 = f32x4.add(one, e3);
   const r0 = f32x4.div(one, u0), r1 = f32x4.div(one, u1), r2 = f32x4.div(one, u2), r3 = f32x4.div(one, u3);
-  const sp0 = f32x4.add(f32x4.pmax(x0, zero), log1pSmall4(e0));
-  const sp1 = f32x4.add(f32x4.pmax(x1, zero), log1pSmall4(e1));
-  const sp2 = f32x4.add(f32x4.pmax(x2, zero), log1pSmall4(e2));
-  const sp3 = f32x4.add(f32x4.pmax(x3, zero), log1pSmall4(e3));
+  const sp0 = f32x4.add(f32x4.pmax(x0, zero), log1pAtanh4(e0));
+  const sp1 = f32x4.add(f32x4.pmax(x1, zero), log1pAtanh4(e1));
+  const sp2 = f32x4.add(f32x4.pmax(x2, zero), log1pAtanh4(e2));
+  const sp3 = f32x4.add(f32x4.pmax(x3, zero), log1pAtanh4(e3));
   const l0 = negativeLane4(x0, e0, r0, sp0, c, pg, pe, beta, mode, zero, lo, 0);
   const l1 = negativeLane4(x1, e1, r1, sp1, c, pg, pe, beta, mode, zero, lo, 16);
   const l2 = negativeLane4(x2, e2, r2, sp2, c, pg, pe, beta, mode, zero, lo, 32);
@@ -173,7 +173,7 @@ const FAR_NEGATIVE: f32 = -3.0;
   q = f32x4.add(f32x4.mul(q, e), f32x4.splat(-0.5));
   q = f32x4.add(f32x4.mul(q, e), f32x4.splat(1.0));
   const sp = f32x4.mul(e, q);
-  const sig = v128.andnot(f32x4.mul(e, r), f32x4.lt(x, lo));
+  const sig = flushSigmoid4(f32x4.mul(e, r), x, lo, mode);
   const p = pow4(sig, beta, mode);
   const loss = f32x4.mul(sp, p);
   if (pg) {
@@ -190,8 +190,17 @@ const FAR_NEGATIVE: f32 = -3.0;
  */
 // @ts-ignore: decorator
 @inline function negExp4(x: v128, mode: i32): v128 {
-  const a = f32x4.neg(f32x4.abs(x));
+  const a = negAbs4(x);
   return mode == MODE_TWO || mode == MODE_ZERO ? expNonPositive4(a) : exp4(a);
+}
+
+/**
+ * σ set to 0 below −88.72, where torch's float32 sigmoid is exactly 0. For β = 2 the negatives need no flush: there
+ * e is floored at 2^−126 (expNonPositive4), σ² underflows to 0 and the loss and gradient are 0 either way.
+ */
+// @ts-ignore: decorator
+@inline function flushSigmoid4(sig: v128, x: v128, lo: v128, mode: i32): v128 {
+  return mode == MODE_TWO ? sig : v128.andnot(sig, f32x4.lt(x, lo));
 }
 
 /** ∂L/∂x of a negative: σ^β·σ + β·σ^(β−1)·σ·(1−σ)·sp; for β = 2, σ²·(σ + 2(1−σ)·sp). */
@@ -211,7 +220,7 @@ const FAR_NEGATIVE: f32 = -3.0;
 ): v128 {
   const er = f32x4.mul(e, r);
   const nonneg = f32x4.ge(x, zero);
-  const sig = v128.andnot(v128.bitselect(r, er, nonneg), f32x4.lt(x, lo));
+  const sig = flushSigmoid4(v128.bitselect(r, er, nonneg), x, lo, mode);
   const p = pow4(sig, beta, mode);
   const loss = f32x4.mul(sp, p);
   if (pg) {
