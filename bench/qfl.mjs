@@ -13,6 +13,8 @@
 //                 once, timing only the `qflLogits` call: separates kernel time from the API's overhead.
 //   copy          Float32Array.set of pred into a wasm memory and of the gradient out of it (the API's two big
 //                 copies, nothing else): the floor of the API's overhead.
+//   zero-copy-1   the threads build on 1 thread with inputs and outputs in g.allocate() buffers: no copy in or out
+//                 (the synchronous call; what a training loop that keeps its tensors in gfloss memory pays).
 //   api-threads-1 await createGfl({ backend: 'wasm-simd-threads', threads: 1 }).qualityFocalLoss(...): the threads
 //   api-threads-2 build on shared memory, on the calling thread alone / with one worker (the calling thread takes
 //                 blocks too). The issue's bar: threads-2 ≥ 1.7× threads-1 on an idle machine.
@@ -271,6 +273,18 @@ function apiContender(g, set, out) {
   return () => g.qualityFocalLossSync(input, opts);
 }
 
+/**
+ * The zero-copy training call: the inputs live in buffers from g.allocate() (filled once here, as a training loop
+ * writes its logits into them) and the gradients are written in place, so nothing is copied in or out.
+ */
+function zeroCopyContender(g, set) {
+  const pred = g.allocate(N * C), label = g.allocate(N, 'int32'), score = g.allocate(N);
+  pred.set(set.pred); label.set(set.label); score.set(set.score);
+  const out = { gradPred: g.allocate(N * C), gradScore: g.allocate(N) };
+  const opts = { beta: BETA, avgFactor: set.avgFactor, out };
+  return () => g.qualityFocalLossSync({ pred, label, score }, opts);
+}
+
 /** The async call (the one that uses the thread pool); the timing loop awaits it. */
 function asyncContender(g, set, out) {
   const input = { pred: set.pred, label: set.label, score: set.score };
@@ -512,6 +526,7 @@ async function main() {
       { name: 'api-simd', fn: apiContender(insts['wasm-simd'], set, outs['wasm-simd']) },
       { name: 'api-threads-1', fn: asyncContender(threadInsts[1].g, set, threadInsts[1].out) },
       { name: 'api-threads-2', fn: asyncContender(threadInsts[2].g, set, threadInsts[2].out) },
+      { name: 'zero-copy-1', fn: zeroCopyContender(threadInsts[1].g, set) },
     ];
     for (const [name, h] of Object.entries(harness)) c.push({ name, fn: h.contender(si), harness: h });
     if (args.kernel) c.push({ name: 'copy', fn: copyContender(set), noCheck: true });
