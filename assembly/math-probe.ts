@@ -7,7 +7,7 @@
 // the kernels do; otherwise the scalar tier, one element at a time.
 
 import {
-  exp1, exp4, log1, log4, log1pSmall1, log1pSmall4, softplus1, softplus4, sigmoid1, sigmoid4, atan1,
+  exp1, exp4, expNonPositive4, log1, log4, log1pSmall1, log1pSmall4, log1pAtanh4, softplus1, softplus4, sigmoid1, sigmoid4, atan1,
   powInt1, powInt4, powPos1, powPos4, loadPartial4, storePartial4,
 } from "./math";
 
@@ -34,6 +34,16 @@ export function expArray(x: usize, y: usize, n: i32, vector: i32): void {
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(y + o, exp1(load<f32>(x + o)));
+  }
+}
+
+/** expNonPositive4 (f32x4 only; `vector` is ignored): e^x for x ≤ 0, floored at 2^-126. */
+export function expNonPositiveArray(x: usize, y: usize, n: i32, vector: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i = 0; i < n; i += 4) {
+      const k = min(n - i, 4), o = <usize>i << 2;
+      storePartial4(y + o, expNonPositive4(loadPartial4(x + o, k, 0)), k);
+    }
   }
 }
 
@@ -67,6 +77,16 @@ export function log1pSmallArray(x: usize, y: usize, n: i32, vector: i32): void {
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(y + o, log1pSmall1(load<f32>(x + o)));
+  }
+}
+
+/** log1pAtanh4 (f32x4 only; `vector` is ignored): log(1 + x) for x ∈ [0, 1] as 2·atanh(x/(2 + x)). */
+export function log1pAtanhArray(x: usize, y: usize, n: i32, vector: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i = 0; i < n; i += 4) {
+      const k = min(n - i, 4), o = <usize>i << 2;
+      storePartial4(y + o, log1pAtanh4(loadPartial4(x + o, k, 0)), k);
+    }
   }
 }
 

@@ -5,14 +5,28 @@
 // AssemblyScript (`Mathf.exp`, `Mathf.log`) bring tables that become data segments, and the threads build
 // must have none, because every instance re-applies its data segments onto the shared memory.
 //
-// Error bounds (measured by test/math.test.ts against float64 over the whole float32 range, including
-// subnormals, ±Inf and NaN; ulp = unit in the last place of the float32 result):
-//   exp     ≤ 1 ulp           x ∈ [-87.3, 88.72]; subnormal results below, +Inf above 88.7228, 0 at -Inf
-//   log     ≤ 1 ulp           every positive float32 incl. subnormals; log(0) = -Inf, log(<0) = NaN, log(+Inf) = +Inf
-//   log1p   ≤ 2 ulp           x ∈ [0, 1] (only used on exp(-|x|) ∈ (0, 1])
-//   sigmoid ≤ 3 ulp           all x; 0 below -88.7228 (as torch's 1/(1+exp(-x)) in float32); NaN → NaN
-//   softplus ≤ 2 ulp, and ≤ 5e-7 absolute   all x; softplus(-100) = 3.78e-44 (subnormal, correct)
-// NaN propagates through every function.
+// Error bounds, both tiers, against float64 rounded to float32. The maxima are from an exhaustive scan of
+// every float32 input in each domain; test/math.test.ts checks them on sweeps of the whole range, subnormals,
+// ±Inf and every NaN bit pattern included. ulp = distance in float32 steps from the correctly rounded result
+// where that result is normal; where it is subnormal the distance is counted in steps of 2^-149 ("steps"):
+//   exp        ≤ 1 ulp      x ∈ [-87.34, 88.72]; subnormal results (x < -87.34) within 1 step; exactly 0 from
+//                           -103.97208 down (-Inf included); +Inf from 88.72283935546875 up (the first float32
+//                           above ln(2^128 − 2^103), where float32 overflows)
+//   expNonPositive4 ≤ 1 ulp   x ∈ [-87.33654, 0]; below (and at -Inf) it is constant, about 2^-126 (the clamp is the
+//                           largest float32 whose exp is still normal)
+//   log        ≤ 1 ulp      every positive float32 incl. subnormals; log(±0) = -Inf, log(<0) = NaN, log(+Inf) = +Inf
+//   log1p      ≤ 1 ulp      log1pSmall, x ∈ [0, 1] (only used on exp(-|x|) ∈ (0, 1])
+//   log1pAtanh4 ≤ 2 ulp     x ∈ [0, 1]; subnormal x within 1 step
+//   sigmoid    ≤ 3 ulp      all x; subnormal results (x ∈ [-88.72, -87.34)) within 1 step; exactly +0 for
+//                           x ≤ -88.72283935546875 (float32 exp(-x) overflows from there on, so torch's
+//                           1/(1+exp(-x)) is 0); SIGMOID_ZERO_BELOW is the next float32 up, for a strict comparison
+//   softplus   ≤ 2 ulp, and ≤ 4.8e-7 absolute   all x; subnormal results within 1 step: softplus(-100) = 3.78e-44
+//   atan       ≤ 3 ulp      all x (scalar only); atan(±0) = ±0
+//   powPos     ≤ 1 + 2·|p·ln a| ulp   a ∈ [0, 1], normal results: exp(p·log a) carries log's rounding p-fold
+//                           (largest seen 1 + 1.81·|p·ln a|, p = 2.5); a^0 = 1, 0^p = 0 for p > 0, +Inf for p < 0
+//   powInt     a ∈ [0, 1]: correctly rounded for n ≤ 2, ≤ 1 ulp for n = 3, ≤ 2 ulp for n = 4
+// The scalar and f32x4 tiers return the same bits for every input scanned (the test allows 1 ulp).
+// NaN propagates through every function, whatever its bit pattern (a^0 = 1 for NaN too, as torch's pow).
 
 // ---------------------------------------------------------------------------------------------
 // constants of the Cephes single-precision exp and log
@@ -26,8 +40,11 @@ const FLT_MIN: f32 = 1.17549435e-38;
 const SQRT2_MINUS_1: f32 = 0.41421356237309515;
 const ROUND_MAGIC: f32 = 12582912.0;        // 1.5·2^23
 const ROUND_MAGIC_BITS: i32 = 0x4B400000;   // its bit pattern
-/** torch computes sigmoid as 1/(1+exp(-x)); exp(-x) overflows below this, so sigmoid is exactly 0 there. */
-export const SIGMOID_ZERO_BELOW: f32 = -88.72283935;
+/**
+ * torch computes sigmoid as 1/(1+exp(-x)); exp(-x) overflows for x ≤ -88.72283935546875, so sigmoid is exactly 0
+ * there. This is the next float32 above that value: `x < SIGMOID_ZERO_BELOW` is `x ≤ -88.72283935546875`.
+ */
+export const SIGMOID_ZERO_BELOW: f32 = -88.72283172607422;
 
 // ---------------------------------------------------------------------------------------------
 // scalar tier
@@ -140,8 +157,9 @@ export const SIGMOID_ZERO_BELOW: f32 = -88.72283935;
   return exp1(p * log1(a));
 }
 
-/** atan(x), Cephes atanf (≤ 2 ulp); used by CIoU. */
+/** atan(x), Cephes atanf (≤ 3 ulp, see the header); used by CIoU. */
 export function atan1(x: f32): f32 {
+  if (x == 0) return x; // ±0 keeps its sign, as torch's atan
   const sign: f32 = x < 0 ? -1.0 : 1.0;
   let ax = Mathf.abs(x);
   let y: f32 = 0;
@@ -204,7 +222,7 @@ export function atan1(x: f32): f32 {
  */
 // @ts-ignore: decorator
 @inline export function expNonPositive4(x: v128): v128 {
-  x = f32x4.pmax(x, f32x4.splat(-87.33654475));
+  x = f32x4.pmax(x, f32x4.splat(-87.33654022216797)); // the largest float32 with a normal exp
   const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND_MAGIC));
   const y = expReduced4(x, t);
   // t's low bits hold n + 0x400000; (n + 127) << 23 is 2^n
@@ -246,7 +264,7 @@ export function atan1(x: f32): f32 {
 }
 
 /**
- * log(1 + e) for lanes e ∈ [0, 1] as 2·atanh(s), s = e/(2 + e) ∈ [0, 1/3]: the odd series to s¹³ (≤ 1.9 ulp over
+ * log(1 + e) for lanes e ∈ [0, 1] as 2·atanh(s), s = e/(2 + e) ∈ [0, 1/3]: the odd series to s¹³ (≤ 2 ulp over
  * [0, 1], measured in float32 against float64). One division instead of log1pSmall4's range split and degree-9
  * polynomial: about half the operations, for the QFL negatives' hot path.
  */
