@@ -46,6 +46,7 @@ import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
 import { Worker } from 'node:worker_threads';
+import { qflJs } from './qfl-js.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = join(dirname(SELF), '..');
@@ -207,42 +208,6 @@ function makeBatch(batch, dist, which = LOSS_KEYS) {
 
 // ---------------------------------------------------------------------------------------------
 // plain-JS fused references (float64 math, one pass, the same semantics as mmdetection v3.1)
-
-/** QFL β = 2 (σ^β and |y − σ|^β not detached), 'mean' with avgFactor. */
-function qflJs(pred, label, score, n, c, coef, gradPred, gradScore) {
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const t = label[i];
-    const pos = t >= 0 && t < c ? t : -1;
-    const y = pos >= 0 ? score[i] : 0;
-    const off = i * c;
-    let rowSum = 0;
-    let gy = 0;
-    for (let j = 0; j < c; j++) {
-      const x = pred[off + j];
-      const e = Math.exp(-Math.abs(x));
-      const r = 1 / (1 + e);
-      const sig = x >= 0 ? r : e * r;
-      const oms = x >= 0 ? e * r : r;
-      const sp = (x > 0 ? x : 0) + Math.log1p(e);
-      if (j !== pos) {
-        const s2 = sig * sig;
-        rowSum += sp * s2;
-        gradPred[off + j] = coef * (s2 * sig + 2 * s2 * oms * sp);
-      } else {
-        const d = y - sig;
-        const d2 = d * d;
-        const bce = sp - x * y;
-        rowSum += bce * d2;
-        gradPred[off + j] = coef * ((sig - y) * d2 - 2 * d * sig * oms * bce);
-        gy = coef * (2 * d * bce - x * d2);
-      }
-    }
-    gradScore[i] = gy;
-    total += rowSum;
-  }
-  return coef * total;
-}
 
 /** DFL (mmdetection): per row L = wl·CE(l) + wr·CE(l+1); coef per row = weight·lossWeight/(avgFactor + ε). */
 function dflJs(pred, target, weight, m, bins, scale, gradPred, gradTarget) {
@@ -427,7 +392,7 @@ function headJs(d, h) {
   }
   let af = 0;
   for (const p of perImage) af += Math.max(p, 1);
-  const lossCls = qflJs(d.pred, d.label, score, N, C, 1 / (af + FLOAT32_EPS), gradCls, gradScore);
+  const lossCls = qflJs(d.pred, d.label, score, N, C, 2, 1 / (af + FLOAT32_EPS), gradCls, gradScore);
   return { loss: lossCls + lossBbox + lossDfl, gradClsScore: gradCls, gradBboxPred: gradBox };
 }
 
@@ -482,7 +447,7 @@ const LOSSES = {
     js: (d) => {
       const gradPred = new Float32Array(d.N * C), gradScore = new Float32Array(d.N);
       const coef = 1 / (d.K + FLOAT32_EPS);
-      return () => ({ loss: qflJs(d.pred, d.label, d.score, d.N, C, coef, gradPred, gradScore), gradPred, gradScore });
+      return () => ({ loss: qflJs(d.pred, d.label, d.score, d.N, C, 2, coef, gradPred, gradScore), gradPred, gradScore });
     },
     tfjs: (tf, d) => {
       const x = tf.tensor2d(d.pred, [d.N, C]), label = tf.tensor1d(d.label, 'int32'), score = tf.tensor1d(d.score);

@@ -1,0 +1,88 @@
+// Plain-JavaScript fused QFL (forward + gradient in one pass, float64 math), the peer the benchmarks measure gfloss
+// against: mmdetection v3.1 quality_focal_loss with the scale factors not detached, reduction 'mean' with avgFactor
+// (coef = 1/(avgFactor + ε) multiplies loss and gradients). Shared by bench/qfl.mjs and bench/suite.mjs.
+//
+// Per element, σ = sigmoid(x), sp = softplus(x), y = score, d = y − σ:
+//   negative  L = sp·σ^β              ∂L/∂x = σ^(β+1) + β·σ^β·(1−σ)·sp     (scale factor σ^β not detached)
+//   positive  L = (sp − x·y)·|d|^β    ∂L/∂x = (σ−y)·|d|^β − β|d|^(β−1)·sign(d)·σ(1−σ)·BCE
+//                                     ∂L/∂y = −x·|d|^β + β|d|^(β−1)·sign(d)·BCE
+
+export function qflJs(pred, label, score, n, c, beta, coef, gradPred, gradScore) {
+  if (beta === 2) return qflJsBeta2(pred, label, score, n, c, coef, gradPred, gradScore);
+  return qflJsGeneral(pred, label, score, n, c, beta, coef, gradPred, gradScore);
+}
+
+/** β = 2 written out with multiplications, as a JS author would (the wasm kernels specialise β = 2 as well). */
+function qflJsBeta2(pred, label, score, n, c, coef, gradPred, gradScore) {
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const t = label[i];
+    const pos = t >= 0 && t < c ? t : -1;
+    const y = pos >= 0 ? score[i] : 0;
+    const off = i * c;
+    let rowSum = 0;
+    let gy = 0;
+    for (let j = 0; j < c; j++) {
+      const x = pred[off + j];
+      const e = Math.exp(-Math.abs(x));
+      const r = 1 / (1 + e);
+      const sig = x >= 0 ? r : e * r;
+      const oms = x >= 0 ? e * r : r;
+      const sp = (x > 0 ? x : 0) + Math.log1p(e);
+      if (j !== pos) {
+        const s2 = sig * sig;
+        rowSum += sp * s2;
+        gradPred[off + j] = coef * (s2 * sig + 2 * s2 * oms * sp);
+      } else {
+        const d = y - sig;
+        const d2 = d * d;
+        const bce = sp - x * y;
+        rowSum += bce * d2;
+        // β|d|^(β−1)·sign(d) = 2d for β = 2
+        gradPred[off + j] = coef * ((sig - y) * d2 - 2 * d * sig * oms * bce);
+        gy = coef * (2 * d * bce - x * d2);
+      }
+    }
+    gradScore[i] = gy;
+    total += rowSum;
+  }
+  return coef * total;
+}
+
+function qflJsGeneral(pred, label, score, n, c, beta, coef, gradPred, gradScore) {
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const t = label[i];
+    const pos = t >= 0 && t < c ? t : -1;
+    const y = pos >= 0 ? score[i] : 0;
+    const off = i * c;
+    let rowSum = 0;
+    let gy = 0;
+    for (let j = 0; j < c; j++) {
+      const x = pred[off + j];
+      const e = Math.exp(-Math.abs(x));
+      const r = 1 / (1 + e);
+      const sig = x >= 0 ? r : e * r;
+      const oms = x >= 0 ? e * r : r;
+      const sp = (x > 0 ? x : 0) + Math.log1p(e);
+      if (j !== pos) {
+        const p = Math.pow(sig, beta);
+        const dp = beta === 0 ? 0 : beta * Math.pow(sig, beta - 1);
+        rowSum += sp * p;
+        gradPred[off + j] = coef * (p * sig + dp * sig * oms * sp);
+      } else {
+        const d = y - sig;
+        const a = Math.abs(d);
+        const bce = sp - x * y;
+        const p = Math.pow(a, beta);
+        const ds = (beta === 0 ? 0 : beta * Math.pow(a, beta - 1)) * Math.sign(d);
+        rowSum += bce * p;
+        gradPred[off + j] = coef * ((sig - y) * p - ds * sig * oms * bce);
+        gy = coef * (ds * bce - x * p);
+      }
+    }
+    gradScore[i] = gy;
+    total += rowSum;
+  }
+  return coef * total;
+}
