@@ -4,18 +4,9 @@
 //   task-aligned assignment (8 × 8,400 anchors, nc = 80) and TAL + yoloV8Loss.
 // Median and minimum of repeated runs after warm-up. Run: npm run build && node bench/assign.mjs
 import { createGflSync, anchorPoints } from '../dist/index.js';
+import { mulberry32 as rng } from './common.mjs';
 
 const B = 8, G = 20, C = 80, S = 640;
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const r = rng(2024);
 const gtBoxes = [], gtLabels = [];
 for (let b = 0; b < B; b++) {

@@ -8,21 +8,11 @@
 // qualityFocalLossSync on the same logits alone, for scale.
 import { createGflSync } from '../dist/index.js';
 import { gflHeadReference } from './head-reference.mjs';
+import { mulberry32 as rng } from './common.mjs';
 
 const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
 const backend = arg('backend', 'wasm-simd');
 const runs = Number(arg('runs', 30));
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function problem() {
   const r = rng(2024);

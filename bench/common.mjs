@@ -1,6 +1,6 @@
-// Plain-JavaScript fused QFL (forward + gradient in one pass, float64 math), the peer the benchmarks measure gfloss
-// against: mmdetection v3.1 quality_focal_loss with the scale factors not detached, reduction 'mean' with avgFactor
-// (coef = 1/(avgFactor + ε) multiplies loss and gradients). Shared by bench/qfl.mjs and bench/suite.mjs.
+// What the benchmarks share: a seeded generator, normal variates, and the plain-JavaScript fused QFL (forward +
+// gradient in one pass, float64 math) that they measure gfloss against: mmdetection v3.1 quality_focal_loss with the scale factors not detached, reduction 'mean' with avgFactor
+// (coef = 1/(avgFactor + ε) multiplies loss and gradients). 
 //
 // Per element, σ = sigmoid(x), sp = softplus(x), y = score, d = y − σ:
 //   negative  L = sp·σ^β              ∂L/∂x = σ^(β+1) + β·σ^β·(1−σ)·sp     (scale factor σ^β not detached)
@@ -85,4 +85,30 @@ function qflJsGeneral(pred, label, score, n, c, beta, coef, gradPred, gradScore)
     total += rowSum;
   }
   return coef * total;
+}
+
+/** mulberry32: a small seeded generator of uniform numbers in [0, 1). */
+export function mulberry32(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal variates from a uniform generator (Box–Muller, both values used). */
+export function gaussian(rand) {
+  let spare = NaN;
+  return () => {
+    if (!Number.isNaN(spare)) { const s = spare; spare = NaN; return s; }
+    let u = 0;
+    while (u === 0) u = rand();
+    const v = rand();
+    const r = Math.sqrt(-2 * Math.log(u));
+    spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  };
 }
