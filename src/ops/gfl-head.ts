@@ -13,6 +13,7 @@ import { GflInputError } from '../errors.js';
 import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, i32Array, finiteNumber, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite } from '../validate.js';
 import { FLOAT32_EPS } from './reduce.js';
+import { gatherRows, scatterRows } from './rows.js';
 
 export interface GflHeadInput {
   /** Classification logits, N × C (rows: level-major, then image, y, x, as mmdetection flattens them). */
@@ -193,14 +194,10 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   const pIou = f.floats(npos), pBoxLoss = f.floats(npos), pDflLoss = f.floats(npos), pScratch = f.floats(npos * 16);
   f.ready();
   {
-    const vp = f.view(pPred, npos * rowW), va = f.view(pAnchor, npos * 4), vs = f.view(pStride, npos), vt = f.view(pTarget, npos * 4);
-    for (let k = 0; k < npos; k++) {
-      const i = pos[k];
-      vp.set(bboxPred.subarray(i * rowW, (i + 1) * rowW), k * rowW);
-      va.set(anchors.subarray(4 * i, 4 * i + 4), 4 * k);
-      vt.set(targets.subarray(4 * i, 4 * i + 4), 4 * k);
-      vs[k] = stride[i];
-    }
+    gatherRows(bboxPred, pos, rowW, f.view(pPred, npos * rowW));
+    gatherRows(anchors, pos, 4, f.view(pAnchor, npos * 4));
+    gatherRows(targets, pos, 4, f.view(pTarget, npos * 4));
+    gatherRows(stride, pos, 1, f.view(pStride, npos));
   }
 
   const sumW = yield kernelCall('gflHeadWeights', [pCls, pIdx, pW, npos, c], [0, 4, 4, 'rows', 0], npos, c);
@@ -255,7 +252,7 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
     // zero everywhere but the positives' rows (a fresh array is already zero)
     const g = gradBboxOut ? gradBboxOut.fill(0) : new Float32Array(n * rowW);
     const gp = f.view(pGradPos, npos * rowW);
-    for (let k = 0; k < npos; k++) g.set(gp.subarray(k * rowW, (k + 1) * rowW), pos[k] * rowW);
+    scatterRows(gp, pos, rowW, g);
     res.gradBboxPred = g;
   }
   return res;

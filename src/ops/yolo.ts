@@ -10,6 +10,7 @@ import { GflInputError } from '../errors.js';
 import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite, finiteNumber } from '../validate.js';
 import { lossWeights } from './gfl-head.js';
+import { gatherRows, scatterRows } from './rows.js';
 
 export interface YoloV8Input {
   /** Class logits, (B·A) × nc, image-major, anchors level-major then y, x within an image. */
@@ -168,13 +169,13 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
   const pDistri = wantInter ? f.input(distri) : 0;
   f.ready();
   {
-    const vp = f.view(pPred, nfg * rowW), vq = f.view(pPoint, nfg * 2), vs = f.view(pStride, nfg), vt = f.view(pTarget, nfg * 4), vw = f.view(pW, nfg);
+    gatherRows(distri, idx, rowW, f.view(pPred, nfg * rowW));
+    gatherRows(tb, idx, 4, f.view(pTarget, nfg * 4));
+    const vq = f.view(pPoint, nfg * 2), vs = f.view(pStride, nfg), vw = f.view(pW, nfg);
     for (let k = 0; k < nfg; k++) {
       const i = idx[k], ai = i % a;
-      vp.set(distri.subarray(i * rowW, (i + 1) * rowW), k * rowW);
       vq[2 * k] = points[2 * ai]; vq[2 * k + 1] = points[2 * ai + 1];
       vs[k] = strides[ai];
-      vt.set(tb.subarray(4 * i, 4 * i + 4), 4 * k);
       // target_scores.sum(-1), float32 accumulation
       let w = 0;
       for (let j = 0; j < nc; j++) w = Math.fround(w + ts[i * nc + j]);
@@ -217,7 +218,7 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
     res.gradPredScores = f.take(pGradScores, rows * nc, gradScoresOut);
     const g = gradDistriOut ? gradDistriOut.fill(0) : new Float32Array(rows * rowW);
     const gp = f.view(pGradPos, nfg * rowW);
-    for (let k = 0; k < nfg; k++) g.set(gp.subarray(k * rowW, (k + 1) * rowW), idx[k] * rowW);
+    scatterRows(gp, idx, rowW, g);
     res.gradPredDistri = g;
   }
   return res;
