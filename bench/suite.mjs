@@ -770,6 +770,13 @@ async function goldenChild() {
 // ---------------------------------------------------------------------------------------------
 // timing helpers
 
+/** The runtime the suite runs in: Deno and Bun both report a Node version through their node: compatibility layer. */
+function runtimeName() {
+  if (typeof globalThis.Deno?.version?.deno === 'string') return `deno ${globalThis.Deno.version.deno} (V8 ${globalThis.Deno.version.v8})`;
+  if (typeof process.versions.bun === 'string') return `bun ${process.versions.bun} (JavaScriptCore)`;
+  return `node ${process.version} (V8 ${process.versions.v8})`;
+}
+
 function probe() {
   // fixed pure-JS integer work, ~50–100 ms on an idle core; slower at the end = the machine got busier
   const t0 = performance.now();
@@ -1221,6 +1228,7 @@ async function main() {
   const env = {
     date: new Date().toISOString(),
     gfloss: pkg.version,
+    runtime: runtimeName(),
     node: process.version,
     v8: process.versions.v8,
     cpu: os.cpus()[0]?.model ?? 'unknown',
@@ -1235,7 +1243,7 @@ async function main() {
   if (tf) env.tfjs = await tfVersions(tf);
 
   console.log('gfloss benchmark suite: forward + gradient, C = 80, 17 bins, 5 % positives; b1: N = 8,400, b8: N = 67,200');
-  console.log(`${env.date} | gfloss ${env.gfloss} | node ${env.node} (V8 ${env.v8}) | ${env.cpu} | ${env.cores} cores, ${env.memoryGiB} GiB | ${env.platform}`);
+  console.log(`${env.date} | gfloss ${env.gfloss} | ${env.runtime} | ${env.cpu} | ${env.cores} cores, ${env.memoryGiB} GiB | ${env.platform}`);
   console.log(`gfloss backends here: ${backends.join(', ')}${caps.threads ? '' : ` (threads: ${caps.threadsReason ?? 'no'})`}` +
     (backends.some((b) => /thread/.test(b)) ? '' : '; no threads backend in this build yet'));
   if (tf) console.log(`tfjs-core ${env.tfjs.version}; wasm backend SIMD ${env.tfjs.wasmSimd}, threads ${env.tfjs.wasmThreads}`);
@@ -1481,7 +1489,7 @@ function svgChart(doc) {
   const H = y + 60;
   const e = doc.env;
   const title = `gfloss forward + gradient: ns per element (log scale; lower is better)`;
-  const sub = `${e.date.slice(0, 10)} · node ${e.node} · ${e.cpu} · ${e.cores} cores · load average ${e.loadavgStart[0].toFixed(1)}→${e.loadavgEnd[0].toFixed(1)} · ` +
+  const sub = `${e.date.slice(0, 10)} · ${e.runtime ?? `node ${e.node}`} · ${e.cpu} · ${e.cores} cores · load average ${e.loadavgStart[0].toFixed(1)}→${e.loadavgEnd[0].toFixed(1)} · ` +
     `CPU probe ${fmtMs(doc.probe.startMs)}→${fmtMs(doc.probe.endMs)} ms (idle ≈ 70)`;
   const sub2 = 'bars: median, detector-like logits; ○ median, uniform logits; | wasm SIMD copy of the same bytes, 1 thread; ┆ 2 threads';
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${X0 + W + 170}" height="${H}" font-family="sans-serif" font-size="12">
