@@ -112,3 +112,22 @@ export function gaussian(rand) {
     return r * Math.cos(2 * Math.PI * v);
   };
 }
+
+/**
+ * Labels and scores of a detector batch: background C everywhere, exactly round(fraction · n) positive rows chosen by
+ * a partial Fisher-Yates shuffle, each with a random class and a score in [0.05, 1).
+ */
+export function makeTargets(rand, n, c, fraction) {
+  const label = new Int32Array(n).fill(c);
+  const score = new Float32Array(n);
+  for (let i = 0; i < n; i++) score[i] = 0.05 + 0.95 * rand();
+  const idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  const npos = Math.round(fraction * n);
+  for (let k = 0; k < npos; k++) {
+    const j = k + Math.floor(rand() * (n - k));
+    const t = idx[k]; idx[k] = idx[j]; idx[j] = t;
+    label[idx[k]] = Math.floor(rand() * c);
+  }
+  return { label, score, npos };
+}

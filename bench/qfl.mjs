@@ -43,7 +43,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
-import { qflJs, mulberry32, gaussian } from './common.mjs';
+import { qflJs, mulberry32, gaussian, makeTargets } from './common.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
@@ -96,22 +96,6 @@ function usage(msg) {
 // ---------------------------------------------------------------------------------------------
 // data
 
-/** Labels and scores (shared by both distributions): exactly round(5 % · N) positive rows, chosen at random. */
-function makeTargets(rand) {
-  const label = new Int32Array(N).fill(C); // background = C
-  const score = new Float32Array(N);
-  for (let i = 0; i < N; i++) score[i] = 0.05 + 0.95 * rand();
-  const idx = new Int32Array(N);
-  for (let i = 0; i < N; i++) idx[i] = i;
-  const npos = Math.round(POS_FRACTION * N);
-  for (let k = 0; k < npos; k++) { // partial Fisher-Yates
-    const j = k + Math.floor(rand() * (N - k));
-    const t = idx[k]; idx[k] = idx[j]; idx[j] = t;
-    label[idx[k]] = Math.floor(rand() * C);
-  }
-  return { label, score, npos };
-}
-
 const DISTRIBUTIONS = [
   {
     key: 'detector',
@@ -133,7 +117,7 @@ const DISTRIBUTIONS = [
 
 function makeData() {
   const rand = mulberry32(SEED);
-  const { label, score, npos } = makeTargets(rand);
+  const { label, score, npos } = makeTargets(rand, N, C, POS_FRACTION);
   const sets = DISTRIBUTIONS.map((d) => {
     const pred = new Float32Array(N * C);
     d.fill(pred, label, rand);

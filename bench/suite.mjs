@@ -46,7 +46,7 @@ import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
 import { Worker } from 'node:worker_threads';
-import { qflJs, mulberry32, gaussian } from './common.mjs';
+import { qflJs, mulberry32, gaussian, makeTargets } from './common.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = join(dirname(SELF), '..');
@@ -129,17 +129,7 @@ function makeBatch(batch, dist, which = LOSS_KEYS) {
   const N = BATCHES[batch];
   const rand = mulberry32(SEED ^ N);
   const g = gaussian(rand);
-  const label = new Int32Array(N).fill(C); // background = C
-  const score = new Float32Array(N);
-  for (let i = 0; i < N; i++) score[i] = 0.05 + 0.95 * rand();
-  const idx = new Int32Array(N);
-  for (let i = 0; i < N; i++) idx[i] = i;
-  const K = Math.round(POS_FRACTION * N);
-  for (let k = 0; k < K; k++) { // partial Fisher-Yates
-    const j = k + Math.floor(rand() * (N - k));
-    const t = idx[k]; idx[k] = idx[j]; idx[j] = t;
-    label[idx[k]] = Math.floor(rand() * C);
-  }
+  const { label, score, npos: K } = makeTargets(rand, N, C, POS_FRACTION); // background = C
   // boxes of the K positives, in stride units as GFLHead decodes them: centre ± distances in [0, 15.9)
   const M = 4 * K;
   const distT = new Float32Array(M);

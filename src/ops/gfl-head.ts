@@ -13,7 +13,7 @@ import { GflInputError } from '../errors.js';
 import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, i32Array, finiteNumber, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite } from '../validate.js';
 import { FLOAT32_EPS } from './reduce.js';
-import { gatherRows, scatterRows } from './rows.js';
+import { gatherRows, expandRows } from './rows.js';
 
 export interface GflHeadInput {
   /** Classification logits, N × C (rows: level-major, then image, y, x, as mmdetection flattens them). */
@@ -249,11 +249,7 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   }
   if (grad) {
     res.gradClsScore = f.take(pGradCls, n * c, gradClsOut);
-    // zero everywhere but the positives' rows (a fresh array is already zero)
-    const g = gradBboxOut ? gradBboxOut.fill(0) : new Float32Array(n * rowW);
-    const gp = f.view(pGradPos, npos * rowW);
-    scatterRows(gp, pos, rowW, g);
-    res.gradBboxPred = g;
+    res.gradBboxPred = expandRows(f.view(pGradPos, npos * rowW), pos, rowW, n, gradBboxOut);
   }
   return res;
 }

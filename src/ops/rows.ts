@@ -9,8 +9,18 @@ export function gatherRows(src: Float32Array, rows: Int32Array, width: number, d
 }
 
 /** dst[rows[k]·width …] = src[k·width …] for every k (the other rows of dst are left as they are). */
-export function scatterRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
+function scatterRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
   for (let k = 0, o = 0; k < rows.length; k++) {
     for (let j = 0, d = rows[k] * width; j < width; j++) dst[d + j] = src[o++];
   }
+}
+
+/**
+ * The dense gradient of all `total` rows from the compact rows of the positives: zero everywhere else. Writes into
+ * `into` (a caller's preallocated output) or a new array.
+ */
+export function expandRows(src: Float32Array, rows: Int32Array, width: number, total: number, into?: Float32Array): Float32Array {
+  const dst = into ? into.fill(0) : new Float32Array(total * width);
+  scatterRows(src, rows, width, dst);
+  return dst;
 }

@@ -10,7 +10,7 @@ import { GflInputError } from '../errors.js';
 import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite, finiteNumber } from '../validate.js';
 import { lossWeights } from './gfl-head.js';
-import { gatherRows, scatterRows } from './rows.js';
+import { gatherRows, expandRows } from './rows.js';
 
 export interface YoloV8Input {
   /** Class logits, (B·A) × nc, image-major, anchors level-major then y, x within an image. */
@@ -216,10 +216,7 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
   }
   if (grad) {
     res.gradPredScores = f.take(pGradScores, rows * nc, gradScoresOut);
-    const g = gradDistriOut ? gradDistriOut.fill(0) : new Float32Array(rows * rowW);
-    const gp = f.view(pGradPos, nfg * rowW);
-    scatterRows(gp, idx, rowW, g);
-    res.gradPredDistri = g;
+    res.gradPredDistri = expandRows(f.view(pGradPos, nfg * rowW), idx, rowW, rows, gradDistriOut);
   }
   return res;
 }
