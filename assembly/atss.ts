@@ -13,15 +13,15 @@ const NEG_INF: f32 = -100000000.0; // upstream's -INF sentinel for max_overlaps
 
 /**
  * anchors n×4, levels: numLevels i32 anchor counts (summing to n, level-major), gts g×4.
- * Writes overlaps (n×g f32, row = anchor) and distances (g×n f32, row = gt), candidate and positive flags (n×g u8, 0 pointer: not
+ * Writes overlaps and distances (g×n f32 each, row = gt), candidate and positive flags (n×g u8, 0 pointer: not
  * wanted), per-gt mean, std, thr (3×g f32), assigned (n i32: 0-based gt or −1) and maxOverlaps (n f32: the IoU for
- * positives, −1e8 for the others, 0 everywhere when g = 0). `cand`: numLevels·topk i32 scratch, `candD`: topk f32.
- * Returns the number of positive anchors.
+ * positives, −1e8 for the others, 0 everywhere when g = 0). `cand`: numLevels·topk i32 scratch, `candD`: topk f32,
+ * `soa`: 7n f32 scratch (the anchors' coordinates, centres and areas as seven rows). Returns the number of positives.
  */
 export function atssAssign(
   anchors: usize, n: i32, levels: usize, numLevels: i32, gts: usize, g: i32, topk: i32,
   overlaps: usize, distances: usize, candidate: usize, positive: usize, stats: usize,
-  cand: usize, candD: usize, assigned: usize, maxOverlaps: usize,
+  cand: usize, candD: usize, assigned: usize, maxOverlaps: usize, soa: usize,
 ): i32 {
   if (g <= 0) {
     for (let i = 0; i < n; i++) {
@@ -30,26 +30,51 @@ export function atssAssign(
     }
     return 0;
   }
-  // IoU and centre distance of every (anchor, gt)
+  // the anchors as rows x1, y1, x2, y2, cx, cy, area, so that four anchors load as one vector each
+  const row = <usize>n << 2;
   for (let i = 0; i < n; i++) {
-    const a = anchors + (<usize>i << 4);
+    const a = anchors + (<usize>i << 4), o = soa + (<usize>i << 2);
     const ax1 = load<f32>(a), ay1 = load<f32>(a, 4), ax2 = load<f32>(a, 8), ay2 = load<f32>(a, 12);
-    const area1 = (ax2 - ax1) * (ay2 - ay1);
-    const acx = (ax1 + ax2) / <f32>2.0, acy = (ay1 + ay2) / <f32>2.0;
-    for (let j = 0; j < g; j++) {
-      const b = gts + (<usize>j << 4);
-      const bx1 = load<f32>(b), by1 = load<f32>(b, 4), bx2 = load<f32>(b, 8), by2 = load<f32>(b, 12);
-      const area2 = (bx2 - bx1) * (by2 - by1);
-      const w0 = min(ax2, bx2) - max(ax1, bx1), h0 = min(ay2, by2) - max(ay1, by1);
+    store<f32>(o, ax1); store<f32>(o + row, ay1); store<f32>(o + 2 * row, ax2); store<f32>(o + 3 * row, ay2);
+    store<f32>(o + 4 * row, (ax1 + ax2) / <f32>2.0); store<f32>(o + 5 * row, (ay1 + ay2) / <f32>2.0);
+    store<f32>(o + 6 * row, (ax2 - ax1) * (ay2 - ay1));
+  }
+  // IoU and centre distance of every (gt, anchor), gt-major: each gt's candidate pass below reads them contiguously
+  for (let j = 0; j < g; j++) {
+    const b = gts + (<usize>j << 4);
+    const bx1 = load<f32>(b), by1 = load<f32>(b, 4), bx2 = load<f32>(b, 8), by2 = load<f32>(b, 12);
+    const area2 = (bx2 - bx1) * (by2 - by1);
+    const bcx = (bx1 + bx2) / <f32>2.0, bcy = (by1 + by2) / <f32>2.0;
+    const ov = overlaps + <usize>j * row, di = distances + <usize>j * row;
+    let i = 0;
+    if (ASC_FEATURE_SIMD) {
+      const zero = f32x4.splat(0), eps = f32x4.splat(1e-6);
+      const vx1 = f32x4.splat(bx1), vy1 = f32x4.splat(by1), vx2 = f32x4.splat(bx2), vy2 = f32x4.splat(by2);
+      const va2 = f32x4.splat(area2), vcx = f32x4.splat(bcx), vcy = f32x4.splat(bcy);
+      for (; i + 4 <= n; i += 4) {
+        const o = soa + (<usize>i << 2);
+        const w0 = f32x4.sub(f32x4.min(v128.load(o + 2 * row), vx2), f32x4.max(v128.load(o), vx1));
+        const h0 = f32x4.sub(f32x4.min(v128.load(o + 3 * row), vy2), f32x4.max(v128.load(o + row), vy1));
+        const w = v128.and(w0, f32x4.gt(w0, zero)), h = v128.and(h0, f32x4.gt(h0, zero));
+        const overlap = f32x4.mul(w, h);
+        const u = f32x4.sub(f32x4.add(v128.load(o + 6 * row), va2), overlap);
+        const union = v128.bitselect(eps, u, f32x4.lt(u, eps)); // torch.max(union, eps); NaN stays
+        v128.store(ov + (<usize>i << 2), f32x4.div(overlap, union));
+        const dx = f32x4.sub(v128.load(o + 4 * row), vcx), dy = f32x4.sub(v128.load(o + 5 * row), vcy);
+        v128.store(di + (<usize>i << 2), f32x4.sqrt(f32x4.add(f32x4.mul(dx, dx), f32x4.mul(dy, dy))));
+      }
+    }
+    for (; i < n; i++) {
+      const o = soa + (<usize>i << 2);
+      const w0 = min(load<f32>(o + 2 * row), bx2) - max(load<f32>(o), bx1);
+      const h0 = min(load<f32>(o + 3 * row), by2) - max(load<f32>(o + row), by1);
       const w: f32 = w0 > 0 ? w0 : 0, h: f32 = h0 > 0 ? h0 : 0;
       const overlap = w * h;
-      let union = area1 + area2 - overlap;
-      if (!(union >= <f32>1e-6)) union = <f32>1e-6 > union ? <f32>1e-6 : union; // torch.max(union, eps); NaN stays
-      const k = (<usize>i * <usize>g + <usize>j) << 2;
-      store<f32>(overlaps + k, overlap / union);
-      const dx = acx - (bx1 + bx2) / <f32>2.0, dy = acy - (by1 + by2) / <f32>2.0;
-      // gt-major, so that each gt's candidate pass below reads its distances contiguously
-      store<f32>(distances + ((<usize>j * <usize>n + <usize>i) << 2), Mathf.sqrt(dx * dx + dy * dy));
+      let union = load<f32>(o + 6 * row) + area2 - overlap;
+      if (union < <f32>1e-6) union = 1e-6; // torch.max(union, eps); NaN stays
+      store<f32>(ov + (<usize>i << 2), overlap / union);
+      const dx = load<f32>(o + 4 * row) - bcx, dy = load<f32>(o + 5 * row) - bcy;
+      store<f32>(di + (<usize>i << 2), Mathf.sqrt(dx * dx + dy * dy));
     }
   }
   if (candidate) memory.fill(candidate, 0, <usize>n * <usize>g);
@@ -67,8 +92,14 @@ export function atssAssign(
       const k = min(topk, nl);
       const base = cand + (<usize>total << 2);
       let have = 0;
+      const dj = distances + ((<usize>j * <usize>n) << 2);
       for (let i = start, end = start + nl; i < end; i++) {
-        const d = load<f32>(distances + ((<usize>j * <usize>n + <usize>i) << 2));
+        if (ASC_FEATURE_SIMD && have == k && i + 4 <= end) {
+          // four at a time while none of them beats the k-th nearest so far (most of a level does not)
+          const kth = f32x4.splat(load<f32>(candD + (<usize>(k - 1) << 2)));
+          if (!v128.any_true(f32x4.lt(v128.load(dj + (<usize>i << 2)), kth))) { i += 3; continue; }
+        }
+        const d = load<f32>(dj + (<usize>i << 2));
         if (have == k && !(d < load<f32>(candD + (<usize>(k - 1) << 2)))) continue;
         let p = have < k ? have : k - 1;
         // shift larger distances up; equal ones (lower index) stay in front
@@ -88,13 +119,13 @@ export function atssAssign(
     let sum: f64 = 0;
     for (let c = 0; c < total; c++) {
       const i = load<i32>(cand + (<usize>c << 2));
-      sum += <f64>load<f32>(overlaps + ((<usize>i * <usize>g + <usize>j) << 2));
+      sum += <f64>load<f32>(overlaps + ((<usize>j * <usize>n + <usize>i) << 2));
     }
     const mean = sum / <f64>total;
     let ss: f64 = 0;
     for (let c = 0; c < total; c++) {
       const i = load<i32>(cand + (<usize>c << 2));
-      const d = <f64>load<f32>(overlaps + ((<usize>i * <usize>g + <usize>j) << 2)) - mean;
+      const d = <f64>load<f32>(overlaps + ((<usize>j * <usize>n + <usize>i) << 2)) - mean;
       ss += d * d;
     }
     const mean32 = <f32>mean;
@@ -112,7 +143,7 @@ export function atssAssign(
       const a = anchors + (<usize>i << 4);
       const cx = (load<f32>(a) + load<f32>(a, 8)) / <f32>2.0, cy = (load<f32>(a, 4) + load<f32>(a, 12)) / <f32>2.0;
       const m = min(min(cx - bx1, cy - by1), min(bx2 - cx, by2 - cy));
-      const iou = load<f32>(overlaps + (k << 2));
+      const iou = load<f32>(overlaps + ((<usize>j * <usize>n + <usize>i) << 2));
       if (!(iou >= thr && m > MARGIN)) continue;
       if (positive) store<u8>(positive + k, 1);
       // gts are visited in ascending order: strict > keeps the lowest gt index on an exact IoU tie

@@ -66,7 +66,7 @@ function atssBuffers(f: ReturnType<WasmRuntime['frame']>, n: number, g: number, 
   return {
     overlaps: f.reserve(n * g * 4), distances: f.reserve(n * g * 4), cand: f.reserve(n * g), pos: f.reserve(n * g),
     stats: f.reserve(3 * g * 4), candIdx: f.reserve(numLevels * topk * 4), candD: f.reserve(topk * 4),
-    assigned: f.reserve(n * 4), maxOv: f.reserve(n * 4),
+    assigned: f.reserve(n * 4), maxOv: f.reserve(n * 4), soa: f.reserve(n * 28),
   };
 }
 
@@ -90,7 +90,7 @@ function* atssRun(
 ): Op<AtssAssignResult> {
   const n = p.anchors.length / 4, g = p.gts.length / 4, L = p.levels.length;
   yield once('atssAssign', [ptr.anchors, n, ptr.levels, L, ptr.gts, g, topk, buf.overlaps, buf.distances,
-    inter ? buf.cand : 0, inter ? buf.pos : 0, buf.stats, buf.candIdx, buf.candD, buf.assigned, buf.maxOv]);
+    inter ? buf.cand : 0, inter ? buf.pos : 0, buf.stats, buf.candIdx, buf.candD, buf.assigned, buf.maxOv, buf.soa]);
   const assigned = i32At(rt, buf.assigned, n);
   const assignedGtInds = new Int32Array(n);
   const pos: number[] = [];
@@ -107,7 +107,7 @@ function* atssRun(
   if (inter && g > 0) {
     const stats = f32At(rt, buf.stats, 3 * g);
     res.intermediates = {
-      overlaps: f32At(rt, buf.overlaps, n * g).slice(), distances: transpose(f32At(rt, buf.distances, n * g), g, n),
+      overlaps: transpose(f32At(rt, buf.overlaps, n * g), g, n), distances: transpose(f32At(rt, buf.distances, n * g), g, n),
       isCandidate: u8At(rt, buf.cand, n * g).slice(), isPos: u8At(rt, buf.pos, n * g).slice(),
       overlapsMean: stats.slice(0, g), overlapsStd: stats.slice(g, 2 * g), overlapsThr: stats.slice(2 * g),
     };

@@ -34,7 +34,7 @@ export interface KernelExports {
   // assignment, decode and NMS (one image per call; rows = 1)
   atssAssign(anchors: number, n: number, levels: number, numLevels: number, gts: number, g: number, topk: number,
     overlaps: number, distances: number, candidate: number, positive: number, stats: number,
-    cand: number, candD: number, assigned: number, maxOverlaps: number): number;
+    cand: number, candD: number, assigned: number, maxOverlaps: number, soa: number): number;
   talAssign(scores: number, pred: number, points: number, labels: number, gts: number, maskGt: number, a: number,
     m: number, nc: number, topk: number, alpha: number, beta: number, eps: number,
     overlaps: number, align: number, inGts: number, posBefore: number, pos: number, top: number, topV: number,
