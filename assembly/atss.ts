@@ -13,10 +13,11 @@ const NEG_INF: f32 = -100000000.0; // upstream's -INF sentinel for max_overlaps
 
 /**
  * anchors n×4, levels: numLevels i32 anchor counts (summing to n, level-major), gts g×4.
- * Writes overlaps and distances (g×n f32 each, row = gt), candidate and positive flags (n×g u8, 0 pointer: not
- * wanted), per-gt mean, std, thr (3×g f32), assigned (n i32: 0-based gt or −1) and maxOverlaps (n f32: the IoU for
- * positives, −1e8 for the others, 0 everywhere when g = 0). `cand`: numLevels·topk i32 scratch, `candD`: topk f32,
- * `soa`: 7n f32 scratch (the anchors' coordinates, centres and areas as seven rows). Returns the number of positives.
+ * Writes per-gt mean, std, thr (3×g f32), assigned (n i32: 0-based gt or −1) and maxOverlaps (n f32: the IoU for
+ * positives, −1e8 for the others, 0 everywhere when g = 0). With `candidate` (the intermediates wanted), also every
+ * IoU and centre distance (overlaps, distances: g×n f32 each, row = gt) and the candidate and positive flags (n×g u8);
+ * without, only the candidates' IoUs are computed. `cand`: numLevels·topk i32 scratch, `candD`: 2·topk f32, `soa`:
+ * 7n f32 (the anchors' coordinates, centres and areas as seven rows). Returns the number of positive anchors.
  */
 export function atssAssign(
   anchors: usize, n: i32, levels: usize, numLevels: i32, gts: usize, g: i32, topk: i32,
@@ -39,7 +40,120 @@ export function atssAssign(
     store<f32>(o + 4 * row, (ax1 + ax2) / <f32>2.0); store<f32>(o + 5 * row, (ay1 + ay2) / <f32>2.0);
     store<f32>(o + 6 * row, (ax2 - ax1) * (ay2 - ay1));
   }
-  // IoU and centre distance of every (gt, anchor), gt-major: each gt's candidate pass below reads them contiguously
+  if (candidate) {
+    allPairs(soa, row, n, gts, g, overlaps, distances);
+    memory.fill(candidate, 0, <usize>n * <usize>g);
+    if (positive) memory.fill(positive, 0, <usize>n * <usize>g);
+  }
+  for (let i = 0; i < n; i++) {
+    store<i32>(assigned + (<usize>i << 2), -1);
+    store<f32>(maxOverlaps + (<usize>i << 2), NEG_INF);
+  }
+  const candD2 = candD + (<usize>topk << 2); // the candidates' squared distances, beside their distances
+  let numPos = 0;
+  for (let j = 0; j < g; j++) {
+    const b = gts + (<usize>j << 4);
+    const bx1 = load<f32>(b), by1 = load<f32>(b, 4), bx2 = load<f32>(b, 8), by2 = load<f32>(b, 12);
+    const area2 = (bx2 - bx1) * (by2 - by1);
+    const bcx = (bx1 + bx2) / <f32>2.0, bcy = (by1 + by2) / <f32>2.0;
+    // candidates: per level the topk smallest distances, kept sorted (distance, then index) by insertion
+    let total = 0, start = 0;
+    for (let l = 0; l < numLevels; l++) {
+      const nl = load<i32>(levels + (<usize>l << 2));
+      const k = min(topk, nl);
+      const base = cand + (<usize>total << 2);
+      let have = 0;
+      for (let i = start, end = start + nl; i < end; i++) {
+        if (ASC_FEATURE_SIMD && have == k && i + 4 <= end) {
+          // four at a time while none of them can enter: sqrt is monotonic, so squared distances that are all at
+          // least the k-th candidate's give distances that are all at least its distance
+          const o = soa + (<usize>i << 2);
+          const dx = f32x4.sub(v128.load(o + 4 * row), f32x4.splat(bcx));
+          const dy = f32x4.sub(v128.load(o + 5 * row), f32x4.splat(bcy));
+          const d2 = f32x4.add(f32x4.mul(dx, dx), f32x4.mul(dy, dy));
+          if (!v128.any_true(f32x4.lt(d2, f32x4.splat(load<f32>(candD2 + (<usize>(k - 1) << 2)))))) { i += 3; continue; }
+        }
+        const d2 = pairDistanceSq(soa, row, i, bcx, bcy);
+        const d = Mathf.sqrt(d2);
+        if (have == k && !(d < load<f32>(candD + (<usize>(k - 1) << 2)))) continue;
+        let p = have < k ? have : k - 1;
+        // shift larger distances up; equal ones (lower index) stay in front
+        while (p > 0 && load<f32>(candD + (<usize>(p - 1) << 2)) > d) {
+          store<f32>(candD + (<usize>p << 2), load<f32>(candD + (<usize>(p - 1) << 2)));
+          store<f32>(candD2 + (<usize>p << 2), load<f32>(candD2 + (<usize>(p - 1) << 2)));
+          store<i32>(base + (<usize>p << 2), load<i32>(base + (<usize>(p - 1) << 2)));
+          p--;
+        }
+        store<f32>(candD + (<usize>p << 2), d);
+        store<f32>(candD2 + (<usize>p << 2), d2);
+        store<i32>(base + (<usize>p << 2), i);
+        if (have < k) have++;
+      }
+      total += k;
+      start += nl;
+    }
+    // threshold: mean + unbiased std of the candidates' IoUs
+    let sum: f64 = 0;
+    for (let c = 0; c < total; c++) {
+      sum += <f64>pairIou(soa, row, load<i32>(cand + (<usize>c << 2)), bx1, by1, bx2, by2, area2);
+    }
+    const mean = sum / <f64>total;
+    let ss: f64 = 0;
+    for (let c = 0; c < total; c++) {
+      const d = <f64>pairIou(soa, row, load<i32>(cand + (<usize>c << 2)), bx1, by1, bx2, by2, area2) - mean;
+      ss += d * d;
+    }
+    const mean32 = <f32>mean;
+    const std32 = <f32>Math.sqrt(ss / <f64>(total - 1)); // NaN for a single candidate, as torch
+    const thr = mean32 + std32;
+    store<f32>(stats + (<usize>j << 2), mean32);
+    store<f32>(stats + (<usize>(g + j) << 2), std32);
+    store<f32>(stats + (<usize>(2 * g + j) << 2), thr);
+    for (let c = 0; c < total; c++) {
+      const i = load<i32>(cand + (<usize>c << 2));
+      const k = <usize>i * <usize>g + <usize>j;
+      if (candidate) store<u8>(candidate + k, 1);
+      const o = soa + (<usize>i << 2);
+      const cx = load<f32>(o + 4 * row), cy = load<f32>(o + 5 * row);
+      const m = min(min(cx - bx1, cy - by1), min(bx2 - cx, by2 - cy));
+      const iou = pairIou(soa, row, i, bx1, by1, bx2, by2, area2);
+      if (!(iou >= thr && m > MARGIN)) continue;
+      if (positive) store<u8>(positive + k, 1);
+      // gts are visited in ascending order: strict > keeps the lowest gt index on an exact IoU tie
+      const cur = load<f32>(maxOverlaps + (<usize>i << 2));
+      if (iou > cur) {
+        if (load<i32>(assigned + (<usize>i << 2)) < 0) numPos++;
+        store<f32>(maxOverlaps + (<usize>i << 2), iou);
+        store<i32>(assigned + (<usize>i << 2), j);
+      }
+    }
+  }
+  return numPos;
+}
+
+/** bbox_overlaps of anchor i (from the `soa` rows) and one gt: overlap / max(union, 1e-6) in float32. */
+// @ts-ignore: decorator
+@inline function pairIou(soa: usize, row: usize, i: i32, bx1: f32, by1: f32, bx2: f32, by2: f32, area2: f32): f32 {
+  const o = soa + (<usize>i << 2);
+  const w0 = min(load<f32>(o + 2 * row), bx2) - max(load<f32>(o), bx1);
+  const h0 = min(load<f32>(o + 3 * row), by2) - max(load<f32>(o + row), by1);
+  const w: f32 = w0 > 0 ? w0 : 0, h: f32 = h0 > 0 ? h0 : 0;
+  const overlap = w * h;
+  let union = load<f32>(o + 6 * row) + area2 - overlap;
+  if (union < <f32>1e-6) union = 1e-6; // torch.max(union, eps); NaN stays
+  return overlap / union;
+}
+
+/** Squared distance between anchor i's centre and a gt centre; its float32 sqrt is upstream's distance. */
+// @ts-ignore: decorator
+@inline function pairDistanceSq(soa: usize, row: usize, i: i32, bcx: f32, bcy: f32): f32 {
+  const o = soa + (<usize>i << 2);
+  const dx = load<f32>(o + 4 * row) - bcx, dy = load<f32>(o + 5 * row) - bcy;
+  return dx * dx + dy * dy;
+}
+
+/** Every IoU and centre distance (the intermediates), gt-major, four anchors at a time; the same bits as pairIou. */
+function allPairs(soa: usize, row: usize, n: i32, gts: usize, g: i32, overlaps: usize, distances: usize): void {
   for (let j = 0; j < g; j++) {
     const b = gts + (<usize>j << 4);
     const bx1 = load<f32>(b), by1 = load<f32>(b, 4), bx2 = load<f32>(b, 8), by2 = load<f32>(b, 12);
@@ -65,95 +179,8 @@ export function atssAssign(
       }
     }
     for (; i < n; i++) {
-      const o = soa + (<usize>i << 2);
-      const w0 = min(load<f32>(o + 2 * row), bx2) - max(load<f32>(o), bx1);
-      const h0 = min(load<f32>(o + 3 * row), by2) - max(load<f32>(o + row), by1);
-      const w: f32 = w0 > 0 ? w0 : 0, h: f32 = h0 > 0 ? h0 : 0;
-      const overlap = w * h;
-      let union = load<f32>(o + 6 * row) + area2 - overlap;
-      if (union < <f32>1e-6) union = 1e-6; // torch.max(union, eps); NaN stays
-      store<f32>(ov + (<usize>i << 2), overlap / union);
-      const dx = load<f32>(o + 4 * row) - bcx, dy = load<f32>(o + 5 * row) - bcy;
-      store<f32>(di + (<usize>i << 2), Mathf.sqrt(dx * dx + dy * dy));
+      store<f32>(ov + (<usize>i << 2), pairIou(soa, row, i, bx1, by1, bx2, by2, area2));
+      store<f32>(di + (<usize>i << 2), Mathf.sqrt(pairDistanceSq(soa, row, i, bcx, bcy)));
     }
   }
-  if (candidate) memory.fill(candidate, 0, <usize>n * <usize>g);
-  if (positive) memory.fill(positive, 0, <usize>n * <usize>g);
-  for (let i = 0; i < n; i++) {
-    store<i32>(assigned + (<usize>i << 2), -1);
-    store<f32>(maxOverlaps + (<usize>i << 2), NEG_INF);
-  }
-  let numPos = 0;
-  for (let j = 0; j < g; j++) {
-    // candidates: per level the topk smallest distances, kept sorted (distance, then index) by insertion
-    let total = 0, start = 0;
-    for (let l = 0; l < numLevels; l++) {
-      const nl = load<i32>(levels + (<usize>l << 2));
-      const k = min(topk, nl);
-      const base = cand + (<usize>total << 2);
-      let have = 0;
-      const dj = distances + ((<usize>j * <usize>n) << 2);
-      for (let i = start, end = start + nl; i < end; i++) {
-        if (ASC_FEATURE_SIMD && have == k && i + 4 <= end) {
-          // four at a time while none of them beats the k-th nearest so far (most of a level does not)
-          const kth = f32x4.splat(load<f32>(candD + (<usize>(k - 1) << 2)));
-          if (!v128.any_true(f32x4.lt(v128.load(dj + (<usize>i << 2)), kth))) { i += 3; continue; }
-        }
-        const d = load<f32>(dj + (<usize>i << 2));
-        if (have == k && !(d < load<f32>(candD + (<usize>(k - 1) << 2)))) continue;
-        let p = have < k ? have : k - 1;
-        // shift larger distances up; equal ones (lower index) stay in front
-        while (p > 0 && load<f32>(candD + (<usize>(p - 1) << 2)) > d) {
-          store<f32>(candD + (<usize>p << 2), load<f32>(candD + (<usize>(p - 1) << 2)));
-          store<i32>(base + (<usize>p << 2), load<i32>(base + (<usize>(p - 1) << 2)));
-          p--;
-        }
-        store<f32>(candD + (<usize>p << 2), d);
-        store<i32>(base + (<usize>p << 2), i);
-        if (have < k) have++;
-      }
-      total += k;
-      start += nl;
-    }
-    // threshold: mean + unbiased std of the candidates' IoUs
-    let sum: f64 = 0;
-    for (let c = 0; c < total; c++) {
-      const i = load<i32>(cand + (<usize>c << 2));
-      sum += <f64>load<f32>(overlaps + ((<usize>j * <usize>n + <usize>i) << 2));
-    }
-    const mean = sum / <f64>total;
-    let ss: f64 = 0;
-    for (let c = 0; c < total; c++) {
-      const i = load<i32>(cand + (<usize>c << 2));
-      const d = <f64>load<f32>(overlaps + ((<usize>j * <usize>n + <usize>i) << 2)) - mean;
-      ss += d * d;
-    }
-    const mean32 = <f32>mean;
-    const std32 = <f32>Math.sqrt(ss / <f64>(total - 1)); // NaN for a single candidate, as torch
-    const thr = mean32 + std32;
-    store<f32>(stats + (<usize>j << 2), mean32);
-    store<f32>(stats + (<usize>(g + j) << 2), std32);
-    store<f32>(stats + (<usize>(2 * g + j) << 2), thr);
-    const b = gts + (<usize>j << 4);
-    const bx1 = load<f32>(b), by1 = load<f32>(b, 4), bx2 = load<f32>(b, 8), by2 = load<f32>(b, 12);
-    for (let c = 0; c < total; c++) {
-      const i = load<i32>(cand + (<usize>c << 2));
-      const k = <usize>i * <usize>g + <usize>j;
-      if (candidate) store<u8>(candidate + k, 1);
-      const a = anchors + (<usize>i << 4);
-      const cx = (load<f32>(a) + load<f32>(a, 8)) / <f32>2.0, cy = (load<f32>(a, 4) + load<f32>(a, 12)) / <f32>2.0;
-      const m = min(min(cx - bx1, cy - by1), min(bx2 - cx, by2 - cy));
-      const iou = load<f32>(overlaps + ((<usize>j * <usize>n + <usize>i) << 2));
-      if (!(iou >= thr && m > MARGIN)) continue;
-      if (positive) store<u8>(positive + k, 1);
-      // gts are visited in ascending order: strict > keeps the lowest gt index on an exact IoU tie
-      const cur = load<f32>(maxOverlaps + (<usize>i << 2));
-      if (iou > cur) {
-        if (load<i32>(assigned + (<usize>i << 2)) < 0) numPos++;
-        store<f32>(maxOverlaps + (<usize>i << 2), iou);
-        store<i32>(assigned + (<usize>i << 2), j);
-      }
-    }
-  }
-  return numPos;
 }

@@ -65,7 +65,7 @@ interface AtssProblem { anchors: Float32Array; levels: Int32Array; gts: Float32A
 function atssBuffers(f: ReturnType<WasmRuntime['frame']>, n: number, g: number, numLevels: number, topk: number) {
   return {
     overlaps: f.reserve(n * g * 4), distances: f.reserve(n * g * 4), cand: f.reserve(n * g), pos: f.reserve(n * g),
-    stats: f.reserve(3 * g * 4), candIdx: f.reserve(numLevels * topk * 4), candD: f.reserve(topk * 4),
+    stats: f.reserve(3 * g * 4), candIdx: f.reserve(numLevels * topk * 4), candD: f.reserve(topk * 8),
     assigned: f.reserve(n * 4), maxOv: f.reserve(n * 4), soa: f.reserve(n * 28),
   };
 }
@@ -83,15 +83,23 @@ function checkBoxes(name: string, a: Float32Array): void {
   }
 }
 
+/** Stages nothing: runs the kernel on a staged problem; the 0-based gt of each anchor (−1: negative) stays in `buf.assigned`. */
+function* atssKernel(
+  rt: WasmRuntime, ptr: { anchors: number; levels: number; gts: number }, n: number, g: number, L: number, topk: number,
+  buf: ReturnType<typeof atssBuffers>, inter: boolean,
+): Op<Int32Array> {
+  yield once('atssAssign', [ptr.anchors, n, ptr.levels, L, ptr.gts, g, topk, buf.overlaps, buf.distances,
+    inter ? buf.cand : 0, inter ? buf.pos : 0, buf.stats, buf.candIdx, buf.candD, buf.assigned, buf.maxOv, buf.soa]);
+  return i32At(rt, buf.assigned, n);
+}
+
 /** Runs the kernel on a staged problem; reads the results back. */
 function* atssRun(
   rt: WasmRuntime, ptr: { anchors: number; levels: number; gts: number }, p: AtssProblem, topk: number,
   buf: ReturnType<typeof atssBuffers>, inter: boolean,
 ): Op<AtssAssignResult> {
   const n = p.anchors.length / 4, g = p.gts.length / 4, L = p.levels.length;
-  yield once('atssAssign', [ptr.anchors, n, ptr.levels, L, ptr.gts, g, topk, buf.overlaps, buf.distances,
-    inter ? buf.cand : 0, inter ? buf.pos : 0, buf.stats, buf.candIdx, buf.candD, buf.assigned, buf.maxOv, buf.soa]);
-  const assigned = i32At(rt, buf.assigned, n);
+  const assigned = yield* atssKernel(rt, ptr, n, g, L, topk, buf, inter);
   const assignedGtInds = new Int32Array(n);
   const pos: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -206,8 +214,32 @@ export interface AtssTargetsResult {
 }
 
 let lastAnchors: { key: string; gen: ReturnType<typeof gflAnchors> } | undefined;
+let lastIdentity = new Int32Array(0);
 
-export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: AtssTargetsOptions): Op<AtssTargetsResult> {
+/**
+ * Where atssTargets writes its per-anchor targets: `rowOf[b·N + n]` is the output row of image b's anchor n (absent:
+ * row b·N + n). The arrays are written in full (negatives and invalid anchors included) on every call. Without
+ * `images`, the per-image results are reduced to what a training step needs (no per-anchor arrays are allocated).
+ */
+export interface AtssSink {
+  rowOf?: Int32Array;
+  labels: Int32Array;
+  labelWeights: Float32Array;
+  bboxTargets: Float32Array;
+  bboxWeights?: Float32Array;
+  validFlags?: Uint8Array;
+  images: boolean;
+}
+
+export interface AtssCoreResult {
+  anchors: ReturnType<typeof gflAnchors>;
+  avgFactor: number;
+  numPos: number;
+  images: AtssImageResult[];
+}
+
+/** Validates the problem; returns the batch size and anchor count that a sink must be sized for, and the rest. */
+export function atssPlan(input: AtssTargetsInput, options: AtssTargetsOptions) {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
   knownKeys('options', o, ['numClasses', 'padShape', 'strides', 'featmapSizes', 'topk', 'octaveBaseScale', 'scalesPerOctave', 'ratios', 'centerOffset', 'intermediates']);
@@ -246,9 +278,19 @@ export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: 
   const anchorKey = JSON.stringify(anchorOpts);
   if (lastAnchors?.key !== anchorKey) lastAnchors = { key: anchorKey, gen: gflAnchors(anchorOpts) };
   const gen = lastAnchors.gen;
-  const N = gen.anchors.length / 4, L = sizes.length;
-  const validFlags = new Uint8Array(B * N);
+  return { B, N: gen.anchors.length / 4, gen, numGts, gts, labels, pads, strides, sizes, topk, inter, numClasses };
+}
+
+/** ATSS targets of a planned batch, written through `sink`. */
+export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPlan>, sink: AtssSink): Op<AtssCoreResult> {
+  const { B, N, gen, numGts, gts, labels, pads, strides, sizes, topk, inter, numClasses } = plan;
+  const L = sizes.length;
   const maxG = Math.max(1, ...Array.from(numGts));
+  const { rowOf, labels: labelsOut, labelWeights, bboxTargets, bboxWeights, validFlags } = sink;
+  labelsOut.fill(numClasses);
+  labelWeights.fill(0);
+  bboxTargets.fill(0);
+  bboxWeights?.fill(0);
 
   // stage: the full anchor set once; per image only the valid anchors when some are not (smaller pad shape)
   const f = rt.frame();
@@ -259,25 +301,22 @@ export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: 
   const buf = atssBuffers(f, N, maxG, L, topk);
   f.ready();
 
-  const labelsOut = new Int32Array(B * N).fill(numClasses);
-  const labelWeights = new Float32Array(B * N);
-  const bboxTargets = new Float32Array(B * N * 4);
-  const bboxWeights = new Float32Array(B * N * 4);
   const images: AtssImageResult[] = [];
-  let avgFactor = 0, gOff = 0;
-  const identity = Int32Array.from({ length: N }, (_, i) => i);
+  let avgFactor = 0, gOff = 0, numPosAll = 0;
+  if (lastIdentity.length !== N) lastIdentity = Int32Array.from({ length: N }, (_, i) => i);
+  const identity = lastIdentity;
   for (let b = 0; b < B; b++) {
     // fast path: a pad shape that covers every feature map makes every anchor valid
     const full = sizes.every(([fh, fw], l) => Math.ceil(pads[b][0] / strides[l]) >= fh && Math.ceil(pads[b][1] / strides[l]) >= fw);
     let inside: Int32Array;
     let levelsInside: Int32Array;
     if (full) {
-      validFlags.fill(1, b * N, (b + 1) * N);
+      validFlags?.fill(1, b * N, (b + 1) * N);
       inside = identity;
-      levelsInside = gen.numLevelAnchors.slice();
+      levelsInside = gen.numLevelAnchors;
     } else {
       const flags = anchorValidFlags(sizes, strides, pads[b], gen.anchorsPerLocation);
-      validFlags.set(flags, b * N);
+      validFlags?.set(flags, b * N);
       const list: number[] = [];
       levelsInside = new Int32Array(L);
       let row = 0;
@@ -297,24 +336,51 @@ export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: 
     i32At(rt, levelsPtr, L).set(levelsInside);
     const g = numGts[b];
     const imgGts = gts.subarray(gOff * 4, (gOff + g) * 4), imgLabels = labels.subarray(gOff, gOff + g);
-    const r = yield* atssRun(rt, { anchors: all ? anchorsPtr : compactPtr, levels: levelsPtr, gts: gtsPtr + gOff * 16 },
-      { anchors, levels: levelsInside, gts: imgGts, labels: imgLabels }, topk, buf, inter);
-    const numPos = r.posInds.length;
-    const af = Math.max(numPos, 1);
-    avgFactor += af;
-    for (let t = 0; t < inside.length; t++) labelWeights[b * N + inside[t]] = 1;
-    for (const t of r.posInds) {
-      const full = inside[t], gi = r.assignedGtInds[t] - 1;
-      labelsOut[b * N + full] = imgLabels[gi];
-      bboxTargets.set(imgGts.subarray(gi * 4, gi * 4 + 4), (b * N + full) * 4);
-      bboxWeights.fill(1, (b * N + full) * 4, (b * N + full) * 4 + 4);
+    const ptr = { anchors: all ? anchorsPtr : compactPtr, levels: levelsPtr, gts: gtsPtr + gOff * 16 };
+    let posInds: Int32Array, gtOf: (t: number) => number;
+    if (sink.images) {
+      const r = yield* atssRun(rt, ptr, { anchors, levels: levelsInside, gts: imgGts, labels: imgLabels }, topk, buf, inter);
+      images.push({ ...r, numLevelAnchorsInside: levelsInside.slice(), avgFactor: Math.max(r.posInds.length, 1) });
+      posInds = r.posInds;
+      gtOf = (t) => r.assignedGtInds[t] - 1;
+    } else {
+      const assigned = yield* atssKernel(rt, ptr, inside.length, g, L, topk, buf, false);
+      let np = 0;
+      for (let t = 0; t < inside.length; t++) if (assigned[t] >= 0) np++;
+      posInds = new Int32Array(np);
+      for (let t = 0, k = 0; t < inside.length; t++) if (assigned[t] >= 0) posInds[k++] = t;
+      gtOf = (t) => assigned[t];
     }
-    images.push({ ...r, numLevelAnchorsInside: levelsInside, avgFactor: af });
+    const numPos = posInds.length;
+    numPosAll += numPos;
+    avgFactor += Math.max(numPos, 1);
+    const base = b * N;
+    if (rowOf) for (let t = 0; t < inside.length; t++) labelWeights[rowOf[base + inside[t]]] = 1;
+    else for (let t = 0; t < inside.length; t++) labelWeights[base + inside[t]] = 1;
+    for (let k = 0; k < numPos; k++) {
+      const t = posInds[k], gi = gtOf(t), src = base + inside[t];
+      const row = rowOf ? rowOf[src] : src;
+      labelsOut[row] = imgLabels[gi];
+      for (let c = 0; c < 4; c++) bboxTargets[row * 4 + c] = imgGts[gi * 4 + c];
+      bboxWeights?.fill(1, row * 4, row * 4 + 4);
+    }
     gOff += g;
   }
+  return { anchors: gen, avgFactor, numPos: numPosAll, images };
+}
+
+export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: AtssTargetsOptions): Op<AtssTargetsResult> {
+  const plan = atssPlan(input, options);
+  const { B, N, gen } = plan;
+  const sink = {
+    labels: new Int32Array(B * N), labelWeights: new Float32Array(B * N), bboxTargets: new Float32Array(B * N * 4),
+    bboxWeights: new Float32Array(B * N * 4), validFlags: new Uint8Array(B * N), images: true,
+  };
+  const r = yield* atssTargetsInto(rt, plan, sink);
   return {
-    anchors: gen.anchors.slice(), numLevelAnchors: gen.numLevelAnchors.slice(), anchorStrides: gen.strides.slice(), validFlags,
-    labels: labelsOut, labelWeights, bboxTargets, bboxWeights, avgFactor, images,
+    anchors: gen.anchors.slice(), numLevelAnchors: gen.numLevelAnchors.slice(), anchorStrides: gen.strides.slice(),
+    validFlags: sink.validFlags, labels: sink.labels, labelWeights: sink.labelWeights, bboxTargets: sink.bboxTargets,
+    bboxWeights: sink.bboxWeights, avgFactor: r.avgFactor, images: r.images,
   };
 }
 

@@ -2,12 +2,13 @@
 // (GFLHead.loss_by_feat), i.e. what mmdetection's GFLHead.loss computes from the head outputs and the gt boxes.
 // Rows of the head outputs are level-major, then image, then y, x (each level's (B, C, H, W) map permuted to
 // (B, H, W, C) and flattened, levels concatenated), the order gflHeadLoss takes; the targets, which ATSS produces per
-// image, are laid out in that order here. The per-step buffers are cached by shape on the instance, so a training
-// loop with fixed shapes allocates only the result objects after its first step.
+// image, are written in that order. The per-step buffers are cached by shape on the instance, so a training loop
+// with fixed shapes and preallocated gradients (`out`) allocates after its first step only what grows with the
+// number of gt boxes and positives (gt copies, positive indices) and the result objects: nothing of size N or N × C.
 import { GflInputError } from '../errors.js';
 import type { WasmRuntime, Op } from '../wasm/runtime.js';
 import { plainObject, knownKeys, positiveInt, bool } from '../validate.js';
-import { atssTargets } from './assign.js';
+import { atssPlan, atssTargetsInto } from './assign.js';
 import { gflHeadLoss, type GflHeadResult } from './gfl-head.js';
 import { featmapList, featmapSizesFor, strideList, GFL_STRIDES } from './anchors.js';
 
@@ -51,8 +52,11 @@ export interface GflStepResult extends GflHeadResult {
   targets?: { labels: Int32Array; labelWeights: Float32Array; bboxTargets: Float32Array };
 }
 
-/** Row-order buffers of one shape, reused across steps. */
-interface Layout { key: string; anchors: Float32Array; stride: Float32Array; map: Int32Array; labels: Int32Array; labelWeights: Float32Array; bboxTargets: Float32Array }
+/**
+ * Row-order buffers of one shape, reused across steps: anchors and strides per row, `rowOf` (image b's anchor n →
+ * row), and the targets that ATSS writes straight into row order.
+ */
+interface Layout { key: string; anchors: Float32Array; stride: Float32Array; rowOf: Int32Array; labels: Int32Array; labelWeights: Float32Array; bboxTargets: Float32Array }
 
 export class StepCache {
   private layout: Layout | undefined;
@@ -107,33 +111,30 @@ export function* gflStep(rt: WasmRuntime, cache: StepCache, input: GflStepInput,
   const topk = o.topk === undefined ? 9 : positiveInt('options.topk', o.topk);
   const wantTargets = o.returnTargets === undefined ? false : bool('options.returnTargets', o.returnTargets);
 
-  const t = yield* atssTargets(rt, { gtBboxes, gtLabels, numGts }, { numClasses: C, padShape: pads, strides, featmapSizes: sizes, topk });
+  const plan = atssPlan({ gtBboxes, gtLabels, numGts }, { numClasses: C, padShape: pads, strides, featmapSizes: sizes, topk });
+  const gen = plan.gen;
+  if (plan.N !== perImage) throw new Error(`internal: ${plan.N} GFL anchors per image, ${perImage} rows per image`);
   // image-major (b, n) → level-major (l, b, y, x)
   const key = `${B}|${C}|${sizes.join(';')}|${strides.join(',')}`;
   const lay = cache.get(key, () => {
-    const map = new Int32Array(N), anchors = new Float32Array(N * 4), stride = new Float32Array(N);
+    const rowOf = new Int32Array(N), anchors = new Float32Array(N * 4), stride = new Float32Array(N);
     let row = 0, lvlStart = 0;
     sizes.forEach(([h, w]) => {
       for (let b = 0; b < B; b++) {
         for (let k = 0; k < h * w; k++, row++) {
           const n = lvlStart + k;
-          map[row] = b * perImage + n;
-          anchors.set(t.anchors.subarray(n * 4, n * 4 + 4), row * 4);
-          stride[row] = t.anchorStrides[n];
+          rowOf[b * perImage + n] = row;
+          anchors.set(gen.anchors.subarray(n * 4, n * 4 + 4), row * 4);
+          stride[row] = gen.strides[n];
         }
       }
       lvlStart += h * w;
     });
-    return { key, anchors, stride, map, labels: new Int32Array(N), labelWeights: new Float32Array(N), bboxTargets: new Float32Array(N * 4) };
+    return { key, anchors, stride, rowOf, labels: new Int32Array(N), labelWeights: new Float32Array(N), bboxTargets: new Float32Array(N * 4) };
   });
-  for (let row = 0; row < N; row++) {
-    const src = lay.map[row];
-    lay.labels[row] = t.labels[src];
-    lay.labelWeights[row] = t.labelWeights[src];
-    const q = src * 4, p = row * 4;
-    lay.bboxTargets[p] = t.bboxTargets[q]; lay.bboxTargets[p + 1] = t.bboxTargets[q + 1];
-    lay.bboxTargets[p + 2] = t.bboxTargets[q + 2]; lay.bboxTargets[p + 3] = t.bboxTargets[q + 3];
-  }
+  const t = yield* atssTargetsInto(rt, plan, {
+    rowOf: lay.rowOf, labels: lay.labels, labelWeights: lay.labelWeights, bboxTargets: lay.bboxTargets, images: false,
+  });
   const head = yield* gflHeadLoss(rt, {
     clsScore: inp.clsLogits as Float32Array, bboxPred: inp.regLogits as Float32Array, anchors: lay.anchors, stride: lay.stride,
     labels: lay.labels, labelWeights: lay.labelWeights, bboxTargets: lay.bboxTargets,
@@ -144,7 +145,7 @@ export function* gflStep(rt: WasmRuntime, cache: StepCache, input: GflStepInput,
     ...(o.grad !== undefined ? { grad: o.grad as boolean } : {}),
     ...(o.out !== undefined ? { out: o.out as GflStepOptions['out'] } : {}),
   });
-  const res: GflStepResult = { ...head, avgFactor: t.avgFactor, numPos: t.images.reduce((s, im) => s + im.posInds.length, 0) };
+  const res: GflStepResult = { ...head, avgFactor: t.avgFactor, numPos: t.numPos };
   if (wantTargets) res.targets = { labels: lay.labels.slice(), labelWeights: lay.labelWeights.slice(), bboxTargets: lay.bboxTargets.slice() };
   return res;
 }
