@@ -78,14 +78,13 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
 }
 
 /**
- * GFL quality weights w_k = max_c sigmoid(cls[idx_k, c]) (detached in mmdetection), taken as sigmoid of the row max
- * since sigmoid is monotone. `cls` is the full N × cols array, `idx` the positives' row indices. Returns Σ w.
+ * GFL quality weights w_k = max_c sigmoid(cls[k, c]) (detached in mmdetection), taken as sigmoid of the row max
+ * since sigmoid is monotone. `cls` holds the positives' rows (K × cols). Returns Σ w.
  */
-export function gflHeadWeights(cls: usize, idx: usize, w: usize, rows: i32, cols: i32): f64 {
+export function gflHeadWeights(cls: usize, w: usize, rows: i32, cols: i32): f64 {
   let total: f64 = 0;
   for (let k = 0; k < rows; k++) {
-    const i = load<i32>(idx + (<usize>k << 2));
-    const v = sigmoid1(rowMax(cls + (<usize>i * <usize>cols << 2), cols));
+    const v = sigmoid1(rowMax(cls + (<usize>k * <usize>cols << 2), cols));
     store<f32>(w + (<usize>k << 2), v);
     total += <f64>v;
   }

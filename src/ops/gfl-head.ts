@@ -184,10 +184,10 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
 
   const rowW = 4 * bins;
   const f = rt.frame();
-  const pCls = f.input(cls), pLabel = f.input(labels);
+  const pCls = f.streamIn(cls, c), pLabel = f.input(labels);
   const pScore = f.floats(n), pCoef = f.floats(n), pRow = f.floats(n, wantLevels);
   const pGradCls = f.floats(n * c, grad, gradClsOut);
-  const pIdx = f.input(pos), pW = f.floats(npos);
+  const pPosCls = f.floats(npos * c), pW = f.floats(npos);
   const pPred = f.floats(npos * rowW), pAnchor = f.floats(npos * 4), pStride = f.floats(npos), pTarget = f.floats(npos * 4);
   const pGradPos = f.floats(npos * rowW, grad);
   const pPredBox = f.floats(npos * 4), pTargetBox = f.floats(npos * 4), pCorners = f.floats(npos * 4);
@@ -198,9 +198,11 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
     gatherRows(anchors, pos, 4, f.view(pAnchor, npos * 4));
     gatherRows(targets, pos, 4, f.view(pTarget, npos * 4));
     gatherRows(stride, pos, 1, f.view(pStride, npos));
+    // the positives' class logits: the full array streams into gfloss memory during the QFL call, after this one
+    gatherRows(cls, pos, c, f.view(pPosCls, npos * c));
   }
 
-  const sumW = yield kernelCall('gflHeadWeights', [pCls, pIdx, pW, npos, c], [0, 4, 4, 'rows', 0], npos, c);
+  const sumW = yield kernelCall('gflHeadWeights', [pPosCls, pW, npos, c], [4 * c, 4, 'rows', 0], npos, c);
   // bbox_avg_factor is a Python float in upstream (`.item()`): a constant, no gradient
   const bboxAvg = Math.max(sumW, 1);
   const boxCoef = lw.bbox / (1 + FLOAT32_EPS) / bboxAvg;
@@ -216,8 +218,9 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
     for (let k = 0; k < npos; k++) score[pos[k]] = iou[k];
     for (let i = 0; i < n; i++) coef[i] = clsScale * labelWeights[i];
   }
+  const gradClsScore = grad ? f.streamOut(pGradCls, gradClsOut ?? new Float32Array(n * c), c) : undefined;
   const lossCls = yield kernelCall('qflLogits', [pCls, pLabel, pScore, pCoef, pRow, 0, pGradCls, 0, n, c, beta],
-    [4 * c, 4, 4, 4, 4, 0, 4 * c, 0, 'rows', 0, 0], n, c);
+    [4 * c, 4, 4, 4, 4, 0, 4 * c, 0, 'rows', 0, 0], n, c, f);
 
   const boxLoss = f.view(pBoxLoss, npos), dflLoss = f.view(pDflLoss, npos);
   let sumBox = 0, sumDfl = 0;
@@ -248,7 +251,7 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
     };
   }
   if (grad) {
-    res.gradClsScore = f.take(pGradCls, n * c, gradClsOut);
+    res.gradClsScore = gradClsScore;
     res.gradBboxPred = expandRows(f.view(pGradPos, npos * rowW), pos, rowW, n, gradBboxOut);
   }
   return res;

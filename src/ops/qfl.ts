@@ -97,17 +97,18 @@ export function* qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: Qf
   const elemOut = outArray(out, 'elementLoss', n * c);
 
   const f = rt.frame();
-  const pPred = f.input(pred), pLabel = f.input(lab), pScore = f.input(score);
+  const pPred = f.streamIn(pred, c), pLabel = f.input(lab), pScore = f.input(score);
   const pCoef = f.floats(n);
   const pRow = f.floats(n, wantRows, rowOut), pElem = f.floats(n * c, wantElems, elemOut);
   const pGrad = f.floats(n * c, grad, gradPredOut), pGradScore = f.floats(n, grad, gradScoreOut);
   f.ready();
   fillCoef(plan, f.view(pCoef, n), true);
+  const gradPred = grad ? f.streamOut(pGrad, gradPredOut ?? new Float32Array(n * c), c) : undefined;
   const total = activated
     ? yield kernelCall('qflProb', [pPred, pLabel, pScore, 0, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta],
-      [4 * c, 4, 4, 0, 4, 4, 4 * c, 4 * c, 4, 'rows', 0, 0], n, c)
+      [4 * c, 4, 4, 0, 4, 4, 4 * c, 4 * c, 4, 'rows', 0, 0], n, c, f)
     : yield kernelCall('qflLogits', [pPred, pLabel, pScore, pCoef, pRow, pElem, pGrad, pGradScore, n, c, beta],
-      [4 * c, 4, 4, 4, 4, 4 * c, 4 * c, 4, 'rows', 0, 0], n, c);
+      [4 * c, 4, 4, 4, 4, 4 * c, 4 * c, 4, 'rows', 0, 0], n, c, f);
   const res: QflResult = { loss: total };
   if (wantRows) {
     res.rowLoss = weighRows(plan, f.take(pRow, n, rowOut), 1);
@@ -115,7 +116,7 @@ export function* qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: Qf
   }
   if (wantElems) res.elementLoss = weighRows(plan, f.take(pElem, n * c, elemOut), c);
   if (grad) {
-    res.gradPred = f.take(pGrad, n * c, gradPredOut);
+    res.gradPred = gradPred;
     res.gradScore = f.take(pGradScore, n, gradScoreOut);
   }
   return res;
@@ -141,17 +142,19 @@ export function* qualityFocalLossDense(rt: WasmRuntime, input: QflDenseInput, op
   const elemOut = outArray(out, 'elementLoss', n * c);
 
   const f = rt.frame();
-  const pPred = f.input(pred), pTarget = f.input(target);
+  const pPred = f.streamIn(pred, c), pTarget = f.streamIn(target, c);
   const pCoef = f.floats(n);
   const pRow = f.floats(n, wantRows, rowOut), pElem = f.floats(n * c, wantElems, elemOut);
   const pGrad = f.floats(n * c, grad, gradPredOut), pGradTarget = f.floats(n * c, grad, gradTargetOut);
   f.ready();
   fillCoef(plan, f.view(pCoef, n), true);
+  const gradPred = grad ? f.streamOut(pGrad, gradPredOut ?? new Float32Array(n * c), c) : undefined;
+  const gradTarget = grad ? f.streamOut(pGradTarget, gradTargetOut ?? new Float32Array(n * c), c) : undefined;
   const total = activated
     ? yield kernelCall('qflProb', [pPred, 0, 0, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta],
-      [4 * c, 0, 0, 4 * c, 4, 4, 4 * c, 4 * c, 4 * c, 'rows', 0, 0], n, c)
+      [4 * c, 0, 0, 4 * c, 4, 4, 4 * c, 4 * c, 4 * c, 'rows', 0, 0], n, c, f)
     : yield kernelCall('qflLogitsDense', [pPred, pTarget, pCoef, pRow, pElem, pGrad, pGradTarget, n, c, beta],
-      [4 * c, 4 * c, 4, 4, 4 * c, 4 * c, 4 * c, 'rows', 0, 0], n, c);
+      [4 * c, 4 * c, 4, 4, 4 * c, 4 * c, 4 * c, 'rows', 0, 0], n, c, f);
   const res: QflResult = { loss: total };
   if (wantRows) {
     res.rowLoss = weighRows(plan, f.take(pRow, n, rowOut), 1);
@@ -159,8 +162,8 @@ export function* qualityFocalLossDense(rt: WasmRuntime, input: QflDenseInput, op
   }
   if (wantElems) res.elementLoss = weighRows(plan, f.take(pElem, n * c, elemOut), c);
   if (grad) {
-    res.gradPred = f.take(pGrad, n * c, gradPredOut);
-    res.gradTarget = f.take(pGradTarget, n * c, gradTargetOut);
+    res.gradPred = gradPred;
+    res.gradTarget = gradTarget;
   }
   return res;
 }

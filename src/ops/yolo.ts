@@ -158,7 +158,7 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
   const boxCoef = gains.box * batch / tss, dflCoef = gains.dfl * batch / tss, clsCoef = gains.cls * batch / tss;
 
   const f = rt.frame();
-  const pScores = f.input(scores), pTs = f.input(ts), pCoef = f.floats(rows);
+  const pScores = f.streamIn(scores, nc), pTs = f.streamIn(ts, nc), pCoef = f.floats(rows);
   const pGradScores = f.floats(rows * nc, grad, gradScoresOut);
   const pPred = f.floats(nfg * rowW), pPoint = f.floats(nfg * 2), pStride = f.floats(nfg), pTarget = f.floats(nfg * 4), pW = f.floats(nfg);
   const pGradPos = f.floats(nfg * rowW, grad);
@@ -188,8 +188,9 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
     [pPred, pPoint, pStride, pTarget, pW, pGradPos, pBox, pCorners, pCiou, pDfl, pScratch, nfg, bins, boxCoef, dflCoef, 1e-7],
     [4 * rowW, 8, 4, 16, 4, 4 * rowW, 16, 16, 4, 4, 64, 'rows', 0, 0, 0, 0], nfg, rowW);
   // BCE with soft targets = QFL β = 0 in the dense form
+  const gradPredScores = grad ? f.streamOut(pGradScores, gradScoresOut ?? new Float32Array(rows * nc), nc) : undefined;
   const lossCls = yield kernelCall('qflLogitsDense', [pScores, pTs, pCoef, 0, 0, pGradScores, 0, rows, nc, 0],
-    [4 * nc, 4 * nc, 4, 0, 0, 4 * nc, 4 * nc, 'rows', 0, 0], rows, nc);
+    [4 * nc, 4 * nc, 4, 0, 0, 4 * nc, 4 * nc, 'rows', 0, 0], rows, nc, f);
 
   const ciou = f.view(pCiou, nfg), dfl = f.view(pDfl, nfg), w = f.view(pW, nfg);
   let sumBox = 0, sumDfl = 0;
@@ -215,7 +216,7 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
     };
   }
   if (grad) {
-    res.gradPredScores = f.take(pGradScores, rows * nc, gradScoresOut);
+    res.gradPredScores = gradPredScores;
     res.gradPredDistri = expandRows(f.view(pGradPos, nfg * rowW), idx, rowW, rows, gradDistriOut);
   }
   return res;

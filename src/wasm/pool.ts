@@ -10,10 +10,10 @@
 // - workers are unref'd (Node) once their listeners are attached, so an idle pool never keeps a process alive;
 // - nobody spins: 2-core machines with more threads than cores lose far more to spinning than to a wake-up.
 import { isNodeRuntime } from '../capabilities.js';
-import { blockArgs, blockCount, type KernelCall, type WasmRuntime, type Op } from './runtime.js';
+import { blockArgs, blockCount, stageBlock, drainBlock, type KernelCall, type WasmRuntime, type Op } from './runtime.js';
 import {
-  SEQ, DONE, NEXT, END, KERNEL, NARGS, ROWS, ROW_WIDTH, B0, OP, FAILED, SPLIT, SPLIT_ROWS, OP_RUN, OP_EXIT,
-  ARGS_BYTE, RES_BYTE, RES_CAPACITY, CONTROL_BYTES, MAX_ARGS, kernelNames, type WorkerInit, type WorkerMessage,
+  SEQ, DONE, NEXT, END, KERNEL, NARGS, ROWS, ROW_WIDTH, B0, OP, FAILED, STAGED, SPLIT, SPLIT_ROWS, OP_RUN, OP_EXIT,
+  ARGS_BYTE, RES_BYTE, RES_CAPACITY, FIN_BYTE, CONTROL_BYTES, MAX_ARGS, kernelNames, type WorkerInit, type WorkerMessage,
 } from './protocol.js';
 
 /**
@@ -230,7 +230,12 @@ export class ThreadPool {
     }
   }
 
-  /** Runs one kernel call's blocks on the workers and the calling thread; adds the block results in block order. */
+  /**
+   * Runs one kernel call's blocks on the workers and the calling thread; adds the block results in block order.
+   * Streamed inputs are copied in by the calling thread first, block by block, while the workers already run the
+   * blocks it has staged; then it takes blocks too, and between two of its blocks copies out the outputs of the blocks
+   * that have finished (in block order). Copies and kernels so overlap instead of taking turns.
+   */
   private async runParallel(call: KernelCall): Promise<number> {
     const crew = this.crew!;
     const k = this.index.get(call.kernel);
@@ -239,12 +244,16 @@ export class ThreadPool {
     const c = new Int32Array(crew.control);
     const args = new Float64Array(crew.control, ARGS_BYTE, MAX_ARGS);
     const res = new Float64Array(crew.control, RES_BYTE, RES_CAPACITY);
+    const fin = new Int32Array(crew.control, FIN_BYTE, RES_CAPACITY);
     const fn = this.rt.kernels[call.kernel] as (...a: number[]) => number | undefined;
+    const memory = this.rt.memory;
     const blocks = blockCount(call);
+    const streamsIn = !!call.streamIn, streamsOut = !!call.streamOut;
     this.parallelCalls++;
     let total = 0;
     for (let b0 = 0; b0 < blocks; b0 += RES_CAPACITY) {
       const end = Math.min(RES_CAPACITY, blocks - b0);
+      fin.fill(0, 0, end);
       // publish: plain stores, made visible to the workers by the atomic add on SEQ
       c[KERNEL] = k;
       c[NARGS] = call.args.length;
@@ -259,22 +268,37 @@ export class ThreadPool {
         const s = call.split[i];
         c[SPLIT + i] = s === 'rows' ? SPLIT_ROWS : s;
       }
+      Atomics.store(c, STAGED, streamsIn ? 0 : end);
       Atomics.store(c, NEXT, 0);
       Atomics.store(c, DONE, 0);
       Atomics.add(c, SEQ, 1);
       Atomics.notify(c, SEQ);
-      // the calling thread takes blocks too
       let mine: unknown;
+      let drained = 0;
       try {
+        if (streamsIn) {
+          for (let i = 0; i < end; i++) {
+            stageBlock(memory, call, b0 + i);
+            Atomics.store(c, STAGED, i + 1);
+            Atomics.notify(c, STAGED);
+          }
+        }
+        // the calling thread takes blocks too
         for (let i = this.callerTakesBlocks ? Atomics.add(c, NEXT, 1) : end; i < end; i = Atomics.add(c, NEXT, 1)) {
           const v = fn(...blockArgs(call, b0 + i));
           res[i] = v === undefined ? 0 : v;
+          Atomics.store(fin, i, 1);
+          if (streamsOut) for (; drained < end && Atomics.load(fin, drained) === 1; drained++) drainBlock(memory, call, b0 + drained);
         }
       } catch (e) {
         mine = e; // still wait for every ack: the workers must be idle before the frame can be reused
+        // a worker waiting for a block that will not be staged now must not wait forever
+        Atomics.store(c, STAGED, end);
+        Atomics.notify(c, STAGED);
       }
       await this.acks(crew, c);
       if (mine !== undefined) throw mine;
+      if (streamsOut && c[FAILED] === 0) for (; drained < end; drained++) drainBlock(memory, call, b0 + drained);
       if (c[FAILED] !== 0) throw new GflThreadsError(`a kernel trapped in worker ${c[FAILED] - 1} (${call.kernel})`);
       for (let i = 0; i < end; i++) total += res[i];
     }

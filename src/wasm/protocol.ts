@@ -3,7 +3,9 @@
 //
 // One job = one kernel call's blocks [B0, B0 + END). Every participant (the workers and the calling thread) takes the
 // next block with Atomics.add on NEXT until none is left and writes that block's f64 result to RES[block − B0]; the
-// calling thread adds RES in block order, so who ran which block never changes a bit of the result. Every worker
+// calling thread adds RES in block order, so who ran which block never changes a bit of the result. A call with
+// streamed buffers (runtime.ts, Stream) has its inputs copied in by the calling thread while the job runs: a block
+// is taken only once STAGED has passed it, and FIN[block − B0] says when its outputs can be copied out. Every worker
 // acknowledges every job (DONE), whether it ran a block or not: with acknowledgements from participants only, a
 // worker that woke late could read the next job's fields and run it twice (deadlocked a 20,000-job stress test).
 
@@ -18,6 +20,7 @@ export const ROW_WIDTH = 7;
 export const B0 = 8;        // first block of the job within the call
 export const OP = 9;        // OP_RUN or OP_EXIT
 export const FAILED = 10;   // set to 1 + worker index by a worker whose kernel threw
+export const STAGED = 11;   // blocks (relative to B0) whose streamed inputs are in memory; workers wait on it
 export const SPLIT = 16;    // MAX_ARGS Int32: bytes per row, 0 unchanged, SPLIT_ROWS for the row count
 export const MAX_ARGS = 24;
 export const SPLIT_ROWS = -1;
@@ -32,7 +35,9 @@ export const ARGS_BYTE = Math.ceil(INT_BYTES / 8) * 8;
 export const RES_BYTE = ARGS_BYTE + MAX_ARGS * 8;
 /** Blocks per job; a call with more blocks runs as several jobs (4096 blocks of 32,768 elements = 2^27 elements). */
 export const RES_CAPACITY = 4096;
-export const CONTROL_BYTES = RES_BYTE + RES_CAPACITY * 8;
+/** Byte offset of the per-block Int32 flags: 1 once the block has run (the calling thread then copies its outputs). */
+export const FIN_BYTE = RES_BYTE + RES_CAPACITY * 8;
+export const CONTROL_BYTES = FIN_BYTE + RES_CAPACITY * 4;
 
 /**
  * The kernel functions a module exports, in export order: the calling thread and the workers derive the same list

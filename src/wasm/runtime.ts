@@ -24,7 +24,7 @@ export interface KernelExports {
     grad1: number, grad2: number, scratch: number, rows: number, eps: number): number;
   gflGeneral(probLeft: number, probRight: number, yLeft: number, yRight: number, y: number, coef: number,
     rowLoss: number, gradLeft: number, gradRight: number, rows: number, beta: number): number;
-  gflHeadWeights(cls: number, idx: number, w: number, rows: number, cols: number): number;
+  gflHeadWeights(cls: number, w: number, rows: number, cols: number): number;
   gflHeadPositives(pred: number, anchor: number, stride: number, target: number, w: number, grad: number,
     predBox: number, targetBox: number, corners: number, iou: number, boxLoss: number, dflLoss: number,
     scratch: number, rows: number, bins: number, boxCoef: number, dflCoef: number, eps: number): number;
@@ -73,6 +73,19 @@ export function blockRows(rowWidth: number): number {
   return Math.max(16, Math.floor(BLOCK_ELEMENTS / Math.max(1, rowWidth)));
 }
 
+/**
+ * A row-indexed buffer copied between the caller's array and gfloss memory block by block, as the call runs, instead
+ * of whole before or after it: `ptr` is where row 0 lives in gfloss memory, `data` the caller's array (all rows).
+ * The copy of a block then happens while its rows are in cache, and with the thread pool the calling thread copies
+ * while the workers compute.
+ */
+export interface Stream {
+  ptr: number;
+  data: Float32Array | Int32Array;
+  /** elements per row */
+  width: number;
+}
+
 /** One kernel invocation over `rows` rows, described so that it can be cut into blocks and run anywhere. */
 export interface KernelCall {
   kernel: KernelName;
@@ -82,10 +95,46 @@ export interface KernelCall {
   rows: number;
   /** elements per row (sets the block size) */
   rowWidth: number;
+  /** inputs copied in just before each block runs (Frame.streamIn) */
+  streamIn?: Stream[];
+  /** outputs copied out just after each block has run (Frame.streamOut) */
+  streamOut?: Stream[];
 }
 
-export function kernelCall(kernel: KernelName, args: number[], split: ArgSplit[], rows: number, rowWidth: number): KernelCall {
-  return { kernel, args, split, rows, rowWidth };
+export function kernelCall(kernel: KernelName, args: number[], split: ArgSplit[], rows: number, rowWidth: number, frame?: Frame): KernelCall {
+  const call: KernelCall = { kernel, args, split, rows, rowWidth };
+  frame?.attachStreams(call);
+  return call;
+}
+
+/** The first row and the row count of block b of a call. */
+export function blockSpan(call: KernelCall, b: number): [number, number] {
+  const step = blockRows(call.rowWidth);
+  const lo = b * step;
+  return [lo, Math.min(step, call.rows - lo)];
+}
+
+/** Copies block b's rows of every streamed input into gfloss memory. */
+export function stageBlock(memory: WebAssembly.Memory, call: KernelCall, b: number): void {
+  if (!call.streamIn) return;
+  const [lo, n] = blockSpan(call, b);
+  for (const s of call.streamIn) copyRows(s, lo, n, memory.buffer, true);
+}
+
+/** Copies block b's rows of every streamed output out of gfloss memory. */
+export function drainBlock(memory: WebAssembly.Memory, call: KernelCall, b: number): void {
+  if (!call.streamOut) return;
+  const [lo, n] = blockSpan(call, b);
+  for (const s of call.streamOut) copyRows(s, lo, n, memory.buffer, false);
+}
+
+function copyRows(s: Stream, lo: number, n: number, buf: ArrayBufferLike, into: boolean): void {
+  const a = lo * s.width, count = n * s.width;
+  const mem = s.data instanceof Int32Array
+    ? new Int32Array(buf, s.ptr + a * 4, count)
+    : new Float32Array(buf, s.ptr + a * 4, count);
+  const user = s.data.subarray(a, a + count);
+  if (into) mem.set(user); else user.set(mem);
 }
 
 export function blockCount(call: KernelCall): number {
@@ -94,9 +143,7 @@ export function blockCount(call: KernelCall): number {
 
 /** The arguments of block b of a call: row-indexed pointers advanced to the block's first row, its row count. */
 export function blockArgs(call: KernelCall, b: number): number[] {
-  const step = blockRows(call.rowWidth);
-  const lo = b * step;
-  const n = Math.min(step, call.rows - lo);
+  const [lo, n] = blockSpan(call, b);
   return call.args.map((v, i) => {
     const k = call.split[i];
     return k === 'rows' ? n : k !== 0 && v !== 0 ? v + lo * k : v;
@@ -185,7 +232,9 @@ export class WasmRuntime {
     const fn = this.kernels[call.kernel] as (...a: number[]) => number | undefined;
     let total = 0;
     for (let b = 0, blocks = blockCount(call); b < blocks; b++) {
+      stageBlock(this.memory, call, b);
       const v = fn(...blockArgs(call, b));
+      drainBlock(this.memory, call, b);
       if (v !== undefined) total += v; // integral returns nothing; a NaN loss must propagate
     }
     return total;
@@ -230,6 +279,8 @@ export class Frame {
   private readonly copies: Array<[number, Numeric]> = [];
   private readonly inPlace: Numeric[] = [];
   private readonly outputsInPlace: Float32Array[] = [];
+  private pendingIn: Stream[] = [];
+  private pendingOut: Stream[] = [];
 
   constructor(private readonly rt: WasmRuntime, base: number) {
     this.top = base;
@@ -244,6 +295,38 @@ export class Frame {
     const p = this.reserve(src.byteLength);
     this.copies.push([p, src]);
     return p;
+  }
+
+  /**
+   * Like input(), for a buffer of `width` elements per row that one later kernel call reads row by row (and nothing
+   * reads before it): the copy is deferred to that call (give the frame to kernelCall), block by block.
+   */
+  streamIn(src: Numeric, width: number): number {
+    if (this.rt.owns(src)) {
+      this.inPlace.push(src);
+      return src.byteOffset;
+    }
+    const p = this.reserve(src.byteLength);
+    this.pendingIn.push({ ptr: p, data: src, width });
+    return p;
+  }
+
+  /**
+   * An output of `width` floats per row at `ptr` (from floats()) that the next kernel call writes row by row: copied
+   * into `dst` block by block as that call runs. Returns `dst`; an output written in place (`dst` is the view at
+   * ptr) needs no copy.
+   */
+  streamOut(ptr: number, dst: Float32Array, width: number): Float32Array {
+    if (!(dst.byteOffset === ptr && this.rt.owns(dst))) this.pendingOut.push({ ptr, data: dst, width });
+    return dst;
+  }
+
+  /** @internal moves the pending streams onto a kernel call */
+  attachStreams(call: KernelCall): void {
+    if (this.pendingIn.length) call.streamIn = this.pendingIn;
+    if (this.pendingOut.length) call.streamOut = this.pendingOut;
+    this.pendingIn = [];
+    this.pendingOut = [];
   }
 
   /** Reserves `bytes` (uninitialised, at least 4); returns the offset. */

@@ -3,8 +3,8 @@
 // no state there: the calling thread owns the layout and passes pointers.
 import { blockArgs, type KernelCall, type KernelName } from './runtime.js';
 import {
-  SEQ, DONE, NEXT, END, KERNEL, NARGS, ROWS, ROW_WIDTH, B0, OP, FAILED, SPLIT, SPLIT_ROWS, OP_EXIT,
-  ARGS_BYTE, RES_BYTE, RES_CAPACITY, MAX_ARGS, kernelNames, type WorkerInit, type WorkerMessage,
+  SEQ, DONE, NEXT, END, KERNEL, NARGS, ROWS, ROW_WIDTH, B0, OP, FAILED, STAGED, SPLIT, SPLIT_ROWS, OP_EXIT,
+  ARGS_BYTE, RES_BYTE, RES_CAPACITY, FIN_BYTE, MAX_ARGS, kernelNames, type WorkerInit, type WorkerMessage,
 } from './protocol.js';
 
 type Post = (m: WorkerMessage) => void;
@@ -22,6 +22,7 @@ function serve(init: WorkerInit, post: Post): void {
   const c = new Int32Array(init.control);
   const args = new Float64Array(init.control, ARGS_BYTE, MAX_ARGS);
   const res = new Float64Array(init.control, RES_BYTE, RES_CAPACITY);
+  const fin = new Int32Array(init.control, FIN_BYTE, RES_CAPACITY);
   const names = kernelNames(init.module);
   // Read SEQ before saying ready: a job published between 'ready' and the first wait is then not missed.
   let seq = Atomics.load(c, SEQ);
@@ -45,8 +46,11 @@ function serve(init: WorkerInit, post: Post): void {
       };
       try {
         for (; i < end; i = Atomics.add(c, NEXT, 1)) {
+          // the block's streamed inputs may still be on their way: wait (not spin) until the calling thread has them in
+          for (let staged = Atomics.load(c, STAGED); staged <= i; staged = Atomics.load(c, STAGED)) Atomics.wait(c, STAGED, staged);
           const v = fn(...blockArgs(call, b0 + i));
           res[i] = v === undefined ? 0 : v;
+          Atomics.store(fin, i, 1);
         }
       } catch {
         // A trap leaves this job's result incomplete; the calling thread sees FAILED after every ack and rejects.
