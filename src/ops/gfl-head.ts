@@ -13,7 +13,7 @@ import { GflInputError } from '../errors.js';
 import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, i32Array, finiteNumber, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite } from '../validate.js';
 import { FLOAT32_EPS } from './reduce.js';
-import { gatherRows, expandRows } from './rows.js';
+import { gatherRows, expandRows, rowMaxima } from './rows.js';
 
 export interface GflHeadInput {
   /** Classification logits, N × C (rows: level-major, then image, y, x, as mmdetection flattens them). */
@@ -187,7 +187,7 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   const pCls = f.streamIn(cls, c), pLabel = f.input(labels);
   const pScore = f.floats(n), pCoef = f.floats(n), pRow = f.floats(n, wantLevels);
   const pGradCls = f.floats(n * c, grad, gradClsOut);
-  const pPosCls = f.floats(npos * c), pW = f.floats(npos);
+  const pPosMax = f.floats(npos), pW = f.floats(npos);
   const pPred = f.floats(npos * rowW), pAnchor = f.floats(npos * 4), pStride = f.floats(npos), pTarget = f.floats(npos * 4);
   const pGradPos = f.floats(npos * rowW, grad);
   const pPredBox = f.floats(npos * 4), pTargetBox = f.floats(npos * 4), pCorners = f.floats(npos * 4);
@@ -198,11 +198,11 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
     gatherRows(anchors, pos, 4, f.view(pAnchor, npos * 4));
     gatherRows(targets, pos, 4, f.view(pTarget, npos * 4));
     gatherRows(stride, pos, 1, f.view(pStride, npos));
-    // the positives' class logits: the full array streams into gfloss memory during the QFL call, after this one
-    gatherRows(cls, pos, c, f.view(pPosCls, npos * c));
+    // the positives' largest class logits (the full array streams into gfloss memory during the QFL call, later)
+    rowMaxima(cls, pos, c, f.view(pPosMax, npos));
   }
 
-  const sumW = yield kernelCall('gflHeadWeights', [pPosCls, pW, npos, c], [4 * c, 4, 'rows', 0], npos, c);
+  const sumW = yield kernelCall('gflHeadWeights', [pPosMax, pW, npos, 1], [4, 4, 'rows', 0], npos, 1);
   // bbox_avg_factor is a Python float in upstream (`.item()`): a constant, no gradient
   const bboxAvg = Math.max(sumW, 1);
   const boxCoef = lw.bbox / (1 + FLOAT32_EPS) / bboxAvg;

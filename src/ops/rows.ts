@@ -8,6 +8,18 @@ export function gatherRows(src: Float32Array, rows: Int32Array, width: number, d
   }
 }
 
+/**
+ * dst[k] = max over src[rows[k]·width …] (Math.max: NaN propagates and +0 beats −0, as wasm's f32.max; exact for
+ * float32 values). Reads the rows once and writes one number per row.
+ */
+export function rowMaxima(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
+  for (let k = 0; k < rows.length; k++) {
+    let m = -Infinity;
+    for (let j = 0, s = rows[k] * width; j < width; j++) m = Math.max(m, src[s + j]);
+    dst[k] = m;
+  }
+}
+
 /** dst[rows[k]·width …] = src[k·width …] for every k (the other rows of dst are left as they are). */
 function scatterRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
   for (let k = 0, o = 0; k < rows.length; k++) {
