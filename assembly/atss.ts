@@ -131,6 +131,27 @@ export function atssAssign(
   return numPos;
 }
 
+/**
+ * atssAssign for `rows` images that share one anchor set (every anchor valid), one image per row: per image, gts
+ * (maxG × 4; the first gtCount[r] are real) and its own stats (3·maxG f32), cand (numLevels·topk i32), candD (2·topk
+ * f32), assigned and maxOverlaps (n each) and soa (7n f32). No intermediates. Returns the number of positives.
+ */
+export function atssAssignBatch(
+  anchors: usize, n: i32, levels: usize, numLevels: i32, gts: usize, gtCount: usize, maxG: i32, topk: i32,
+  stats: usize, cand: usize, candD: usize, assigned: usize, maxOverlaps: usize, soa: usize, rows: i32,
+): f64 {
+  let total: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const ri = <usize>r;
+    total += <f64>atssAssign(
+      anchors, n, levels, numLevels, gts + ri * <usize>maxG * 16, load<i32>(gtCount + (ri << 2)), topk, 0, 0, 0, 0,
+      stats + ri * <usize>maxG * 12, cand + ri * <usize>(numLevels * topk) * 4, candD + ri * <usize>topk * 8,
+      assigned + ri * <usize>n * 4, maxOverlaps + ri * <usize>n * 4, soa + ri * <usize>n * 28,
+    );
+  }
+  return total;
+}
+
 /** bbox_overlaps of anchor i (from the `soa` rows) and one gt: overlap / max(union, 1e-6) in float32. */
 // @ts-ignore: decorator
 @inline function pairIou(soa: usize, row: usize, i: i32, bx1: f32, by1: f32, bx2: f32, by2: f32, area2: f32): f32 {

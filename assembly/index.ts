@@ -10,7 +10,7 @@ export { ciou } from "./ciou";
 export { gflGeneral } from "./gfl";
 export { gflHeadWeights, gflHeadPositives } from "./gfl-head";
 export { yoloV8Positives } from "./yolo";
-export { atssAssign } from "./atss";
+export { atssAssign, atssAssignBatch } from "./atss";
 export { talAssign } from "./tal";
 export { nms } from "./nms";
 export { gflLevelTopk, gflDecode, yoloDecode, yoloCandidates } from "./decode";

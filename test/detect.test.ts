@@ -153,6 +153,38 @@ for (const backend of backends()) {
   });
 
   describe(`assignment [${backend}]`, () => {
+    it('ATSS targets: the batched path (all images in one call) and the image-by-image path give the same targets', () => {
+      // without intermediates and with every anchor valid, all images go to the kernel in one call (one image per
+      // block); asking for intermediates takes the image-by-image path
+      const g = gfl(backend);
+      for (let s = 0; s < 4; s++) {
+        const r = rng(900 + s);
+        const B = 1 + s * 2;
+        const numGts = Int32Array.from({ length: B }, (_, b) => (b === 1 ? 0 : 1 + Math.floor(r() * 12)));
+        const total = numGts.reduce((a, v) => a + v, 0);
+        const gtBboxes = new Float32Array(total * 4);
+        for (let i = 0; i < total; i++) {
+          const w = 2 + r() * 200, h = 2 + r() * 200, x = r() * (256 - w), y = r() * (256 - h);
+          gtBboxes.set([x, y, x + w, y + h].map(fr), i * 4);
+        }
+        const gtLabels = Int32Array.from({ length: total }, () => Math.floor(r() * 7));
+        const opts = { numClasses: 7, padShape: [256, 256] as [number, number] };
+        const batched = g.atssTargetsSync({ gtBboxes, gtLabels, numGts }, opts);
+        const single = g.atssTargetsSync({ gtBboxes, gtLabels, numGts }, { ...opts, intermediates: true });
+        expect(Array.from(batched.labels)).toEqual(Array.from(single.labels));
+        expect(Array.from(batched.labelWeights)).toEqual(Array.from(single.labelWeights));
+        expect(Array.from(batched.bboxTargets)).toEqual(Array.from(single.bboxTargets));
+        expect(Array.from(batched.bboxWeights)).toEqual(Array.from(single.bboxWeights));
+        expect(batched.avgFactor).toBe(single.avgFactor);
+        batched.images.forEach((im, b) => {
+          expect(Array.from(im.assignedGtInds)).toEqual(Array.from(single.images[b].assignedGtInds));
+          expect(Array.from(im.maxOverlaps)).toEqual(Array.from(single.images[b].maxOverlaps));
+          expect(Array.from(im.posInds)).toEqual(Array.from(single.images[b].posInds));
+          expect(im.intermediates).toBeUndefined();
+        });
+      }
+    });
+
     it('ATSS: positives are candidates inside their gt with IoU ≥ thr, assigned to the highest-IoU gt; no gts → all negative', () => {
       const g = gfl(backend);
       for (let s = 0; s < 6; s++) {

@@ -6,6 +6,8 @@ import { rng, uniform } from './helpers.js';
 type Result = Record<string, unknown>;
 export interface Case {
   name: string;
+  /** kernel calls of the case that are split over the pool (default 1) */
+  splits?: number;
   sync(g: Gfl): Result;
   async(g: Gfl): Promise<Result>;
 }
@@ -43,6 +45,28 @@ const general = {
   probLeft: uniform(r, G, 0.05, 0.5), probRight: uniform(r, G, 0.05, 0.5),
   yLeft: new Float32Array(G), yRight: new Float32Array(G).fill(1), target: uniform(r, G, 0, 1),
 };
+
+// the training step: 8 × 8,525 rows, so that its ATSS call (one image per block) and its QFL call are both split
+const STEP_C = 4, STEP_B = 8, STEP_ROWS = STEP_B * 8525;
+const step = (() => {
+  const gtBoxes: Float32Array[] = [], gtLabels: Int32Array[] = [];
+  for (let b = 0; b < STEP_B; b++) {
+    const n = b === 3 ? 0 : 3 + Math.floor(r() * 10);
+    const bx = new Float32Array(4 * n);
+    for (let k = 0; k < n; k++) {
+      const w = 16 + r() * 300, h = 16 + r() * 300, x = r() * (640 - w), y = r() * (640 - h);
+      bx.set([x, y, x + w, y + h], 4 * k);
+    }
+    gtBoxes.push(bx);
+    gtLabels.push(Int32Array.from({ length: n }, () => Math.floor(r() * STEP_C)));
+  }
+  return {
+    input: {
+      clsLogits: uniform(r, STEP_ROWS * STEP_C, -7, 2), regLogits: uniform(r, STEP_ROWS * 68, -3, 3), gtBoxes, gtLabels,
+      imageSize: [640, 640] as [number, number],
+    },
+  };
+})();
 
 function both(name: string, f: (g: Gfl, a: boolean) => Result | Promise<Result>): Case {
   return { name, sync: (g) => f(g, false) as Result, async: (g) => Promise.resolve(f(g, true)) };
@@ -97,6 +121,10 @@ export const CASES: Case[] = [
     const args = [general, { beta: 2 }] as const;
     return (a ? g.generalizedFocalLoss(...args) : g.generalizedFocalLossSync(...args)) as unknown as Result;
   }),
+  { ...both('GFL training step, 8 images of 640 × 640 (ATSS one image per block, head loss with streamed class logits)', (g, a) => {
+    const args = [step.input, { numClasses: STEP_C }] as const;
+    return (a ? g.step(...args) : g.stepSync(...args)) as unknown as Result;
+  }), splits: 2 },
 ];
 
 /** '' when every field is bitwise equal, else a description of the first difference. */

@@ -7,7 +7,7 @@
 // partial_sort, so a case with such a tie can differ from upstream; everything else is tie-free or follows
 // upstream's documented first-index rules (highest IoU, then lowest gt index; argmax of CIoU over all gts).
 import { GflInputError } from '../errors.js';
-import type { WasmRuntime, Op } from '../wasm/runtime.js';
+import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { plainObject, knownKeys, finiteNumber, positiveInt, bool, rowsOf, f32Array } from '../validate.js';
 import { once, i32At, u8At, f32At, intArray, noNaN } from './nms.js';
 import { gflAnchors, anchorValidFlags, featmapList, featmapSizesFor, strideList, GFL_STRIDES } from './anchors.js';
@@ -93,6 +93,24 @@ function* atssKernel(
   return i32At(rt, buf.assigned, n);
 }
 
+/** The AssignResult of one image from the kernel's assigned gt (0-based, −1 negative) and max IoU per anchor. */
+function assignResult(assigned: Int32Array, maxOv: Float32Array, labels: Int32Array | undefined): AtssAssignResult {
+  const n = assigned.length;
+  const assignedGtInds = new Int32Array(n);
+  const pos: number[] = [];
+  for (let i = 0; i < n; i++) {
+    assignedGtInds[i] = assigned[i] + 1;
+    if (assigned[i] >= 0) pos.push(i);
+  }
+  const res: AtssAssignResult = { assignedGtInds, maxOverlaps: maxOv.slice(), posInds: Int32Array.from(pos) };
+  if (labels) {
+    const lab = new Int32Array(n).fill(-1);
+    for (const i of pos) lab[i] = labels[assigned[i]];
+    res.assignedLabels = lab;
+  }
+  return res;
+}
+
 /** Runs the kernel on a staged problem; reads the results back. */
 function* atssRun(
   rt: WasmRuntime, ptr: { anchors: number; levels: number; gts: number }, p: AtssProblem, topk: number,
@@ -100,18 +118,7 @@ function* atssRun(
 ): Op<AtssAssignResult> {
   const n = p.anchors.length / 4, g = p.gts.length / 4, L = p.levels.length;
   const assigned = yield* atssKernel(rt, ptr, n, g, L, topk, buf, inter);
-  const assignedGtInds = new Int32Array(n);
-  const pos: number[] = [];
-  for (let i = 0; i < n; i++) {
-    assignedGtInds[i] = assigned[i] + 1;
-    if (assigned[i] >= 0) pos.push(i);
-  }
-  const res: AtssAssignResult = { assignedGtInds, maxOverlaps: f32At(rt, buf.maxOv, n).slice(), posInds: Int32Array.from(pos) };
-  if (p.labels) {
-    const lab = new Int32Array(n).fill(-1);
-    for (const i of pos) lab[i] = p.labels[assigned[i]];
-    res.assignedLabels = lab;
-  }
+  const res = assignResult(assigned, f32At(rt, buf.maxOv, n), p.labels);
   if (inter && g > 0) {
     const stats = f32At(rt, buf.stats, 3 * g);
     res.intermediates = {
@@ -292,25 +299,44 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
   bboxTargets.fill(0);
   bboxWeights?.fill(0);
 
+  // a pad shape that covers every feature map makes every anchor of the image valid
+  const full = pads.map((p) => sizes.every(([fh, fw], l) => Math.ceil(p[0] / strides[l]) >= fh && Math.ceil(p[1] / strides[l]) >= fw));
   // stage: the full anchor set once; per image only the valid anchors when some are not (smaller pad shape)
   const f = rt.frame();
   const anchorsPtr = f.input(gen.anchors);
   const gtsPtr = f.input(gts.length ? gts : new Float32Array(4));
-  const levelsPtr = f.reserve(L * 4);
-  const compactPtr = f.reserve(N * 16);
-  const buf = atssBuffers(f, N, maxG, L, topk);
+  const levelsPtr = f.input(gen.numLevelAnchors);
+  // every image valid everywhere and no intermediates: all images in one call, one image per block (the thread pool
+  // assigns images in parallel); otherwise image by image
+  const batched = !inter && full.every((v) => v);
+  const batch = batched ? {
+    gts: f.floats(B * maxG * 4), counts: f.reserve(B * 4), stats: f.floats(B * 3 * maxG), cand: f.reserve(B * L * topk * 4),
+    candD: f.floats(B * 2 * topk), assigned: f.reserve(B * N * 4), maxOv: f.floats(B * N), soa: f.floats(B * N * 7),
+  } : undefined;
+  const compactPtr = batched ? 0 : f.reserve(N * 16);
+  const buf = batched ? undefined : atssBuffers(f, N, maxG, L, topk);
+  const levelsInsidePtr = batched ? 0 : f.reserve(L * 4);
   f.ready();
+  if (batch) {
+    const padded = f32At(rt, batch.gts, B * maxG * 4);
+    padded.fill(0);
+    for (let b = 0, off = 0; b < B; off += numGts[b++]) padded.set(gts.subarray(off * 4, (off + numGts[b]) * 4), b * maxG * 4);
+    i32At(rt, batch.counts, B).set(numGts);
+    const call = kernelCall('atssAssignBatch',
+      [anchorsPtr, N, levelsPtr, L, batch.gts, batch.counts, maxG, topk, batch.stats, batch.cand, batch.candD, batch.assigned, batch.maxOv, batch.soa, B],
+      [0, 0, 0, 0, maxG * 16, 4, 0, 0, maxG * 12, L * topk * 4, topk * 8, N * 4, N * 4, N * 28, 'rows'], B, N);
+    call.rowsPerBlock = 1;
+    yield call;
+  }
 
   const images: AtssImageResult[] = [];
   let avgFactor = 0, gOff = 0, numPosAll = 0;
   if (lastIdentity.length !== N) lastIdentity = Int32Array.from({ length: N }, (_, i) => i);
   const identity = lastIdentity;
   for (let b = 0; b < B; b++) {
-    // fast path: a pad shape that covers every feature map makes every anchor valid
-    const full = sizes.every(([fh, fw], l) => Math.ceil(pads[b][0] / strides[l]) >= fh && Math.ceil(pads[b][1] / strides[l]) >= fw);
     let inside: Int32Array;
     let levelsInside: Int32Array;
-    if (full) {
+    if (full[b]) {
       validFlags?.fill(1, b * N, (b + 1) * N);
       inside = identity;
       levelsInside = gen.numLevelAnchors;
@@ -326,39 +352,42 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
       inside = Int32Array.from(list);
     }
     if (inside.length === 0) throw new GflInputError('options.padShape', `image ${b} has no valid anchor`);
-    const all = inside.length === N;
-    let anchors = gen.anchors;
-    if (!all) {
-      anchors = new Float32Array(inside.length * 4);
-      inside.forEach((r, t) => anchors.set(gen.anchors.subarray(r * 4, r * 4 + 4), t * 4));
-      f32At(rt, compactPtr, anchors.length).set(anchors);
-    }
-    i32At(rt, levelsPtr, L).set(levelsInside);
     const g = numGts[b];
     const imgGts = gts.subarray(gOff * 4, (gOff + g) * 4), imgLabels = labels.subarray(gOff, gOff + g);
-    const ptr = { anchors: all ? anchorsPtr : compactPtr, levels: levelsPtr, gts: gtsPtr + gOff * 16 };
-    let posInds: Int32Array, gtOf: (t: number) => number;
-    if (sink.images) {
-      const r = yield* atssRun(rt, ptr, { anchors, levels: levelsInside, gts: imgGts, labels: imgLabels }, topk, buf, inter);
-      images.push({ ...r, numLevelAnchorsInside: levelsInside.slice(), avgFactor: Math.max(r.posInds.length, 1) });
-      posInds = r.posInds;
-      gtOf = (t) => r.assignedGtInds[t] - 1;
+    let assigned: Int32Array;
+    let r: AtssAssignResult | undefined;
+    if (batch) {
+      assigned = i32At(rt, batch.assigned + b * N * 4, N);
+      if (sink.images) r = assignResult(assigned, f32At(rt, batch.maxOv + b * N * 4, N), imgLabels);
     } else {
-      const assigned = yield* atssKernel(rt, ptr, inside.length, g, L, topk, buf, false);
-      let np = 0;
-      for (let t = 0; t < inside.length; t++) if (assigned[t] >= 0) np++;
-      posInds = new Int32Array(np);
-      for (let t = 0, k = 0; t < inside.length; t++) if (assigned[t] >= 0) posInds[k++] = t;
-      gtOf = (t) => assigned[t];
+      const all = inside.length === N;
+      let anchors = gen.anchors;
+      if (!all) {
+        anchors = new Float32Array(inside.length * 4);
+        inside.forEach((row, t) => anchors.set(gen.anchors.subarray(row * 4, row * 4 + 4), t * 4));
+        f32At(rt, compactPtr, anchors.length).set(anchors);
+      }
+      i32At(rt, levelsInsidePtr, L).set(levelsInside);
+      const ptr = { anchors: all ? anchorsPtr : compactPtr, levels: levelsInsidePtr, gts: gtsPtr + gOff * 16 };
+      if (sink.images) {
+        r = yield* atssRun(rt, ptr, { anchors, levels: levelsInside, gts: imgGts, labels: imgLabels }, topk, buf!, inter);
+        assigned = i32At(rt, buf!.assigned, inside.length);
+      } else {
+        assigned = yield* atssKernel(rt, ptr, inside.length, g, L, topk, buf!, false);
+      }
     }
-    const numPos = posInds.length;
+    if (r) images.push({ ...r, numLevelAnchorsInside: levelsInside.slice(), avgFactor: Math.max(r.posInds.length, 1) });
+    let numPos = 0;
+    for (let t = 0; t < inside.length; t++) if (assigned[t] >= 0) numPos++;
     numPosAll += numPos;
     avgFactor += Math.max(numPos, 1);
     const base = b * N;
     if (rowOf) for (let t = 0; t < inside.length; t++) labelWeights[rowOf[base + inside[t]]] = 1;
     else for (let t = 0; t < inside.length; t++) labelWeights[base + inside[t]] = 1;
-    for (let k = 0; k < numPos; k++) {
-      const t = posInds[k], gi = gtOf(t), src = base + inside[t];
+    for (let t = 0; t < inside.length; t++) {
+      const gi = assigned[t];
+      if (gi < 0) continue;
+      const src = base + inside[t];
       const row = rowOf ? rowOf[src] : src;
       labelsOut[row] = imgLabels[gi];
       for (let c = 0; c < 4; c++) bboxTargets[row * 4 + c] = imgGts[gi * 4 + c];

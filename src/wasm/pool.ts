@@ -12,7 +12,7 @@
 import { isNodeRuntime } from '../capabilities.js';
 import { blockArgs, blockCount, stageBlock, drainBlock, type KernelCall, type WasmRuntime, type Op } from './runtime.js';
 import {
-  SEQ, DONE, NEXT, END, KERNEL, NARGS, ROWS, ROW_WIDTH, B0, OP, FAILED, STAGED, SPLIT, SPLIT_ROWS, OP_RUN, OP_EXIT,
+  SEQ, DONE, NEXT, END, KERNEL, NARGS, ROWS, ROW_WIDTH, ROWS_PER_BLOCK, B0, OP, FAILED, STAGED, SPLIT, SPLIT_ROWS, OP_RUN, OP_EXIT,
   ARGS_BYTE, RES_BYTE, RES_CAPACITY, FIN_BYTE, CONTROL_BYTES, MAX_ARGS, kernelNames, type WorkerInit, type WorkerMessage,
 } from './protocol.js';
 
@@ -259,6 +259,7 @@ export class ThreadPool {
       c[NARGS] = call.args.length;
       c[ROWS] = call.rows;
       c[ROW_WIDTH] = call.rowWidth;
+      c[ROWS_PER_BLOCK] = call.rowsPerBlock ?? 0;
       c[B0] = b0;
       c[END] = end;
       c[OP] = OP_RUN;

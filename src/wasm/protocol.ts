@@ -21,6 +21,7 @@ export const B0 = 8;        // first block of the job within the call
 export const OP = 9;        // OP_RUN or OP_EXIT
 export const FAILED = 10;   // set to 1 + worker index by a worker whose kernel threw
 export const STAGED = 11;   // blocks (relative to B0) whose streamed inputs are in memory; workers wait on it
+export const ROWS_PER_BLOCK = 12; // the call's rowsPerBlock, 0 for blockRows(ROW_WIDTH)
 export const SPLIT = 16;    // MAX_ARGS Int32: bytes per row, 0 unchanged, SPLIT_ROWS for the row count
 export const MAX_ARGS = 24;
 export const SPLIT_ROWS = -1;

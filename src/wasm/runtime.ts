@@ -32,6 +32,9 @@ export interface KernelExports {
     predBox: number, corners: number, ciou: number, dfl: number,
     scratch: number, rows: number, bins: number, boxCoef: number, dflCoef: number, eps: number): number;
   // assignment, decode and NMS (one image per call; rows = 1)
+  atssAssignBatch(anchors: number, n: number, levels: number, numLevels: number, gts: number, gtCount: number, maxG: number,
+    topk: number, stats: number, cand: number, candD: number, assigned: number, maxOverlaps: number, soa: number,
+    rows: number): number;
   atssAssign(anchors: number, n: number, levels: number, numLevels: number, gts: number, g: number, topk: number,
     overlaps: number, distances: number, candidate: number, positive: number, stats: number,
     cand: number, candD: number, assigned: number, maxOverlaps: number, soa: number): number;
@@ -95,6 +98,11 @@ export interface KernelCall {
   rows: number;
   /** elements per row (sets the block size) */
   rowWidth: number;
+  /**
+   * Rows per block, where blockRows(rowWidth) does not fit: a call whose rows are whole problems (one image each) runs
+   * one row per block. Like blockRows(), it must depend on the shape only.
+   */
+  rowsPerBlock?: number;
   /** inputs copied in just before each block runs (Frame.streamIn) */
   streamIn?: Stream[];
   /** outputs copied out just after each block has run (Frame.streamOut) */
@@ -109,7 +117,7 @@ export function kernelCall(kernel: KernelName, args: number[], split: ArgSplit[]
 
 /** The first row and the row count of block b of a call. */
 export function blockSpan(call: KernelCall, b: number): [number, number] {
-  const step = blockRows(call.rowWidth);
+  const step = call.rowsPerBlock ?? blockRows(call.rowWidth);
   const lo = b * step;
   return [lo, Math.min(step, call.rows - lo)];
 }
@@ -138,7 +146,7 @@ function copyRows(s: Stream, lo: number, n: number, buf: ArrayBufferLike, into: 
 }
 
 export function blockCount(call: KernelCall): number {
-  return Math.ceil(call.rows / blockRows(call.rowWidth));
+  return Math.ceil(call.rows / (call.rowsPerBlock ?? blockRows(call.rowWidth)));
 }
 
 /** The arguments of block b of a call: row-indexed pointers advanced to the block's first row, its row count. */

@@ -3,7 +3,7 @@
 // no state there: the calling thread owns the layout and passes pointers.
 import { blockArgs, type KernelCall, type KernelName } from './runtime.js';
 import {
-  SEQ, DONE, NEXT, END, KERNEL, NARGS, ROWS, ROW_WIDTH, B0, OP, FAILED, STAGED, SPLIT, SPLIT_ROWS, OP_EXIT,
+  SEQ, DONE, NEXT, END, KERNEL, NARGS, ROWS, ROW_WIDTH, ROWS_PER_BLOCK, B0, OP, FAILED, STAGED, SPLIT, SPLIT_ROWS, OP_EXIT,
   ARGS_BYTE, RES_BYTE, RES_CAPACITY, FIN_BYTE, MAX_ARGS, kernelNames, type WorkerInit, type WorkerMessage,
 } from './protocol.js';
 
@@ -44,6 +44,7 @@ function serve(init: WorkerInit, post: Post): void {
         rows: c[ROWS],
         rowWidth: c[ROW_WIDTH],
       };
+      if (c[ROWS_PER_BLOCK] > 0) call.rowsPerBlock = c[ROWS_PER_BLOCK];
       try {
         for (; i < end; i = Atomics.add(c, NEXT, 1)) {
           // the block's streamed inputs may still be on their way: wait (not spin) until the calling thread has them in
