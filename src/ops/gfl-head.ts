@@ -219,8 +219,12 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
     for (let i = 0; i < n; i++) coef[i] = clsScale * labelWeights[i];
   }
   const gradClsScore = grad ? f.streamOut(pGradCls, gradClsOut ?? new Float32Array(n * c), c) : undefined;
-  const lossCls = yield kernelCall('qflLogits', [pCls, pLabel, pScore, pCoef, pRow, 0, pGradCls, 0, n, c, beta],
+  const gradBboxPred = grad ? gradBboxOut ?? new Float32Array(n * rowW) : undefined;
+  const clsCall = kernelCall('qflLogits', [pCls, pLabel, pScore, pCoef, pRow, 0, pGradCls, 0, n, c, beta],
     [4 * c, 4, 4, 4, 4, 0, 4 * c, 0, 'rows', 0, 0], n, c, f);
+  // the dense box-distribution gradient (zero but at the positives) is written while the QFL blocks run
+  if (gradBboxPred) clsCall.sideWork = () => expandRows(f.view(pGradPos, npos * rowW), pos, rowW, gradBboxPred, !gradBboxOut);
+  const lossCls = yield clsCall;
 
   const boxLoss = f.view(pBoxLoss, npos), dflLoss = f.view(pDflLoss, npos);
   let sumBox = 0, sumDfl = 0;
@@ -252,7 +256,7 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   }
   if (grad) {
     res.gradClsScore = gradClsScore;
-    res.gradBboxPred = expandRows(f.view(pGradPos, npos * rowW), pos, rowW, n, gradBboxOut);
+    res.gradBboxPred = gradBboxPred;
   }
   return res;
 }

@@ -28,11 +28,11 @@ function scatterRows(src: Float32Array, rows: Int32Array, width: number, dst: Fl
 }
 
 /**
- * The dense gradient of all `total` rows from the compact rows of the positives: zero everywhere else. Writes into
- * `into` (a caller's preallocated output) or a new array.
+ * The dense gradient of all rows of `dst` from the compact rows of the positives: zero everywhere else. `zeroed`: dst
+ * is known to hold zeros already (a new array), so only the positives' rows are written.
  */
-export function expandRows(src: Float32Array, rows: Int32Array, width: number, total: number, into?: Float32Array): Float32Array {
-  const dst = into ? into.fill(0) : new Float32Array(total * width);
+export function expandRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array, zeroed: boolean): Float32Array {
+  if (!zeroed) dst.fill(0);
   scatterRows(src, rows, width, dst);
   return dst;
 }

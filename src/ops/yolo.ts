@@ -217,7 +217,7 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
   }
   if (grad) {
     res.gradPredScores = gradPredScores;
-    res.gradPredDistri = expandRows(f.view(pGradPos, nfg * rowW), idx, rowW, rows, gradDistriOut);
+    res.gradPredDistri = expandRows(f.view(pGradPos, nfg * rowW), idx, rowW, gradDistriOut ?? new Float32Array(rows * rowW), !gradDistriOut);
   }
   return res;
 }

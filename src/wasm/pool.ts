@@ -284,6 +284,7 @@ export class ThreadPool {
             Atomics.notify(c, STAGED);
           }
         }
+        if (b0 === 0) call.sideWork?.();
         // the calling thread takes blocks too
         for (let i = this.callerTakesBlocks ? Atomics.add(c, NEXT, 1) : end; i < end; i = Atomics.add(c, NEXT, 1)) {
           const v = fn(...blockArgs(call, b0 + i));

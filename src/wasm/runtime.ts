@@ -107,6 +107,11 @@ export interface KernelCall {
   streamIn?: Stream[];
   /** outputs copied out just after each block has run (Frame.streamOut) */
   streamOut?: Stream[];
+  /**
+   * Work for the calling thread that needs none of this call's results and touches none of its buffers (filling a
+   * caller's output array, for instance): with the thread pool it runs while the workers take the call's blocks.
+   */
+  sideWork?: () => void;
 }
 
 export function kernelCall(kernel: KernelName, args: number[], split: ArgSplit[], rows: number, rowWidth: number, frame?: Frame): KernelCall {
@@ -239,6 +244,7 @@ export class WasmRuntime {
   run(call: KernelCall): number {
     const fn = this.kernels[call.kernel] as (...a: number[]) => number | undefined;
     let total = 0;
+    call.sideWork?.();
     for (let b = 0, blocks = blockCount(call); b < blocks; b++) {
       stageBlock(this.memory, call, b);
       const v = fn(...blockArgs(call, b));
