@@ -113,13 +113,14 @@ import {
 // @ts-ignore: decorator
 @inline function negativeQuad4(
   px: usize, c: v128, pg: usize, pe: usize, pgz: usize, beta: f32, mode: i32, opaqueZero: v128,
+  skip: i32 = -1, withSkip: bool = false,
 ): v128 {
   const x0 = v128.load(px), x1 = v128.load(px, 16), x2 = v128.load(px, 32), x3 = v128.load(px, 48);
   const top = f32x4.pmax(f32x4.pmax(x0, x1), f32x4.pmax(x2, x3));
   if (i32x4.all_true(f32x4.lt(top, f32x4.splat(FAR_NEGATIVE)))) {
-    return negativeQuadOn4(x0, x1, x2, x3, true, c, pg, pe, pgz, beta, mode, opaqueZero);
+    return negativeQuadOn4(x0, x1, x2, x3, true, c, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip);
   }
-  return negativeQuadOn4(x0, x1, x2, x3, false, c, pg, pe, pgz, beta, mode, opaqueZero);
+  return negativeQuadOn4(x0, x1, x2, x3, false, c, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip);
 }
 
 /**
@@ -137,7 +138,7 @@ const FAR_NEGATIVE: f32 = -2.0;
 // @ts-ignore: decorator
 @inline function negativeQuadOn4(
   x0: v128, x1: v128, x2: v128, x3: v128, far: bool, c: v128, pg: usize, pe: usize, pgz: usize, beta: f32, mode: i32,
-  opaqueZero: v128,
+  opaqueZero: v128, skip: i32, withSkip: bool,
 ): v128 {
   const zero = f32x4.splat(0);
   const one = f32x4.splat(1.0);
@@ -162,7 +163,7 @@ const FAR_NEGATIVE: f32 = -2.0;
       flushSigmoid4(q0, x0, lo, mode), flushSigmoid4(q1, x1, lo, mode),
       flushSigmoid4(q2, x2, lo, mode), flushSigmoid4(q3, x3, lo, mode),
       d0, d1, d2, d3, f32x4.mul(e0, p0), f32x4.mul(e1, p1), f32x4.mul(e2, p2), f32x4.mul(e3, p3),
-      c, pg, pe, pgz, beta, mode, opaqueZero,
+      c, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip,
     );
   }
   const s0 = atanhArg4(e0), s1 = atanhArg4(e1), s2 = atanhArg4(e2), s3 = atanhArg4(e3);
@@ -178,7 +179,7 @@ const FAR_NEGATIVE: f32 = -2.0;
     flushSigmoid4(v128.bitselect(d0, q0, n0), x0, lo, mode), flushSigmoid4(v128.bitselect(d1, q1, n1), x1, lo, mode),
     flushSigmoid4(v128.bitselect(d2, q2, n2), x2, lo, mode), flushSigmoid4(v128.bitselect(d3, q3, n3), x3, lo, mode),
     v128.bitselect(q0, d0, n0), v128.bitselect(q1, d1, n1), v128.bitselect(q2, d2, n2), v128.bitselect(q3, d3, n3),
-    sp0, sp1, sp2, sp3, c, pg, pe, pgz, beta, mode, opaqueZero,
+    sp0, sp1, sp2, sp3, c, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip,
   );
 }
 
@@ -191,10 +192,18 @@ const FAR_NEGATIVE: f32 = -2.0;
 @inline function negativeFinish4(
   s0: v128, s1: v128, s2: v128, s3: v128, o0: v128, o1: v128, o2: v128, o3: v128,
   sp0: v128, sp1: v128, sp2: v128, sp3: v128, c: v128, pg: usize, pe: usize, pgz: usize, beta: f32, mode: i32,
-  opaqueZero: v128,
+  opaqueZero: v128, skip: i32, withSkip: bool,
 ): v128 {
   const p0 = pow4(s0, beta, mode), p1 = pow4(s1, beta, mode), p2 = pow4(s2, beta, mode), p3 = pow4(s3, beta, mode);
-  const l0 = f32x4.mul(sp0, p0), l1 = f32x4.mul(sp1, p1), l2 = f32x4.mul(sp2, p2), l3 = f32x4.mul(sp3, p3);
+  let l0 = f32x4.mul(sp0, p0), l1 = f32x4.mul(sp1, p1), l2 = f32x4.mul(sp2, p2), l3 = f32x4.mul(sp3, p3);
+  if (withSkip) {
+    // lane `skip` (0…15) holds a positive that the caller computes itself: it adds nothing here
+    const lane = i32x4(0, 1, 2, 3);
+    l0 = v128.andnot(l0, i32x4.eq(lane, i32x4.splat(skip)));
+    l1 = v128.andnot(l1, i32x4.eq(lane, i32x4.splat(skip - 4)));
+    l2 = v128.andnot(l2, i32x4.eq(lane, i32x4.splat(skip - 8)));
+    l3 = v128.andnot(l3, i32x4.eq(lane, i32x4.splat(skip - 12)));
+  }
   const sum = f32x4.add(f32x4.add(l0, l1), f32x4.add(l2, l3));
   // Every store below takes `sum & 0` (a zero the compilers cannot fold away): it makes the stores depend on all
   // four vectors, so that V8's scheduler, which places a value's producers just before the first consumer it reaches,
@@ -308,6 +317,32 @@ const FAR_NEGATIVE: f32 = -2.0;
   return acc;
 }
 
+/**
+ * Sixteen logits whose lane `skip` is the row's positive, as sixteen negatives with that lane's loss left out (the
+ * caller computes the positive by the scalar formula and overwrites its gradient): the interleaved fast path instead of
+ * four general chunks. Added into `acc`; one non-inlined function per β mode, as negativeRun.
+ */
+// @ts-ignore: decorator
+@inline function quadWithPositive(
+  acc: v128, px: usize, pg: usize, pe: usize, skip: i32, c: v128, beta: f32, mode: i32,
+): v128 {
+  if (mode == MODE_TWO) return quadWithPositiveTwo(acc, px, pg, pe, skip, c);
+  if (mode == MODE_ZERO) return quadWithPositiveZero(acc, px, pg, pe, skip, c);
+  return quadWithPositiveAny(acc, px, pg, pe, skip, c, beta, mode);
+}
+
+function quadWithPositiveTwo(acc: v128, px: usize, pg: usize, pe: usize, skip: i32, c: v128): v128 {
+  return f32x4.add(acc, negativeQuad4(px, c, pg, pe, 0, 2.0, MODE_TWO, i32x4.splat(skip >> 31), skip, true));
+}
+
+function quadWithPositiveZero(acc: v128, px: usize, pg: usize, pe: usize, skip: i32, c: v128): v128 {
+  return f32x4.add(acc, negativeQuad4(px, c, pg, pe, 0, 0.0, MODE_ZERO, i32x4.splat(skip >> 31), skip, true));
+}
+
+function quadWithPositiveAny(acc: v128, px: usize, pg: usize, pe: usize, skip: i32, c: v128, beta: f32, mode: i32): v128 {
+  return f32x4.add(acc, negativeQuad4(px, c, pg, pe, 0, beta, mode, i32x4.splat(skip >> 31), skip, true));
+}
+
 function negativeRunTwo(acc: v128, px: usize, pg: usize, pe: usize, pgz: usize, quads: i32, c: v128): v128 {
   return negativeRunLoop(acc, px, pg, pe, pgz, quads, c, 2.0, MODE_TWO);
 }
@@ -359,6 +394,19 @@ function negativeRunAny(
           if (k >= cols) break;
           j = k;
           off = rowOff + (<usize>j << 2);
+        }
+        if (!dense && j + 16 <= cols) {
+          // the sixteen from j hold the positive t (else the run above would have taken them)
+          const skip = t - j;
+          acc = quadWithPositive(acc, pred + off, gradPred ? gradPred + off : 0, elemLoss ? elemLoss + off : 0, skip, cv, beta, mode);
+          const pt = rowOff + (<usize>t << 2);
+          const l = logitElem1(
+            load<f32>(pred + pt), y, true, c, gradPred ? gradPred + pt : 0, gradTarget ? gradTarget + (<usize>i << 2) : 0, beta, mode,
+          );
+          if (elemLoss) store<f32>(elemLoss + pt, l);
+          acc = f32x4.add(acc, v128.and(f32x4.splat(l), i32x4.eq(i32x4(0, 1, 2, 3), i32x4.splat(skip & 3))));
+          j += 12;
+          continue;
         }
         const n = min(4, cols - j);
         let yv: v128, pos: v128;
