@@ -127,27 +127,39 @@ export function blockSpan(call: KernelCall, b: number): [number, number] {
   return [lo, Math.min(step, call.rows - lo)];
 }
 
-/** Copies block b's rows of every streamed input into gfloss memory. */
-export function stageBlock(memory: WebAssembly.Memory, call: KernelCall, b: number): void {
+/**
+ * Copies block b's rows of every streamed input into gfloss memory: to the rows' own place in the buffer, or with
+ * `reuse` to the buffer's start (see WasmRuntime.run).
+ */
+export function stageBlock(memory: WebAssembly.Memory, call: KernelCall, b: number, reuse = false): void {
   if (!call.streamIn) return;
   const [lo, n] = blockSpan(call, b);
-  for (const s of call.streamIn) copyRows(s, lo, n, memory.buffer, true);
+  for (const s of call.streamIn) copyRows(s, lo, n, memory.buffer, true, reuse);
 }
 
-/** Copies block b's rows of every streamed output out of gfloss memory. */
-export function drainBlock(memory: WebAssembly.Memory, call: KernelCall, b: number): void {
+/** Copies block b's rows of every streamed output out of gfloss memory (from where stageBlock's `reuse` says). */
+export function drainBlock(memory: WebAssembly.Memory, call: KernelCall, b: number, reuse = false): void {
   if (!call.streamOut) return;
   const [lo, n] = blockSpan(call, b);
-  for (const s of call.streamOut) copyRows(s, lo, n, memory.buffer, false);
+  for (const s of call.streamOut) copyRows(s, lo, n, memory.buffer, false, reuse);
 }
 
-function copyRows(s: Stream, lo: number, n: number, buf: ArrayBufferLike, into: boolean): void {
-  const a = lo * s.width, count = n * s.width;
-  const mem = s.data instanceof Int32Array
-    ? new Int32Array(buf, s.ptr + a * 4, count)
-    : new Float32Array(buf, s.ptr + a * 4, count);
+function copyRows(s: Stream, lo: number, n: number, buf: ArrayBufferLike, into: boolean, reuse: boolean): void {
+  const a = lo * s.width, count = n * s.width, at = reuse ? s.ptr : s.ptr + a * 4;
+  const mem = s.data instanceof Int32Array ? new Int32Array(buf, at, count) : new Float32Array(buf, at, count);
   const user = s.data.subarray(a, a + count);
   if (into) mem.set(user); else user.set(mem);
+}
+
+/** The argument positions of a call's streamed buffers (the row-split arguments that hold their pointers). */
+function streamArgs(call: KernelCall): number[] {
+  const out: number[] = [];
+  for (const s of [...(call.streamIn ?? []), ...(call.streamOut ?? [])]) {
+    const i = call.args.findIndex((v, k) => v === s.ptr && typeof call.split[k] === 'number' && call.split[k] !== 0);
+    if (i < 0) throw new Error(`internal: a streamed buffer of ${call.kernel} is not one of its row arguments`);
+    out.push(i);
+  }
+  return out;
 }
 
 export function blockCount(call: KernelCall): number {
@@ -245,10 +257,16 @@ export class WasmRuntime {
     const fn = this.kernels[call.kernel] as (...a: number[]) => number | undefined;
     let total = 0;
     call.sideWork?.();
+    // One thread runs the blocks in turn, so every block of a streamed buffer can use the buffer's first block: the
+    // copies and the kernel then meet in cache, and the rest of the buffer is never written (half the memory traffic
+    // of copying each block to its own place).
+    const streamed = call.streamIn || call.streamOut ? streamArgs(call) : [];
     for (let b = 0, blocks = blockCount(call); b < blocks; b++) {
-      stageBlock(this.memory, call, b);
-      const v = fn(...blockArgs(call, b));
-      drainBlock(this.memory, call, b);
+      stageBlock(this.memory, call, b, true);
+      const args = blockArgs(call, b);
+      for (const i of streamed) args[i] = call.args[i];
+      const v = fn(...args);
+      drainBlock(this.memory, call, b, true);
       if (v !== undefined) total += v; // integral returns nothing; a NaN loss must propagate
     }
     return total;
