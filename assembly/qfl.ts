@@ -133,7 +133,7 @@ const FAR_NEGATIVE: f32 = -2.0;
 /**
  * The sixteen negatives x0…x3; `far` (a constant at each call) when all are below FAR_NEGATIVE: then −|x| = x,
  * σ = e/(1+e), 1 − σ = 1/(1+e) and softplus = e·P(e); otherwise σ and 1 − σ swap where x ≥ 0 and
- * softplus = max(x, 0) + log1p(e) by the atanh series.
+ * softplus = max(x, 0) + log1p(e) by the atanh form (log1pAtanh4).
  */
 // @ts-ignore: decorator
 @inline function negativeQuadOn4(

@@ -42,6 +42,34 @@ describe('wasm-simd-threads: determinism', () => {
   }
 });
 
+describe('wasm-simd-threads: streamed inputs and outputs', () => {
+  // Workers may take a block before the calling thread has staged its rows and then wait for them; with few blocks
+  // and many workers they can take every block while the calling thread runs one. Each call must still finish (a
+  // worker left waiting would hang it: the test's timeout fails it) and equal the single-threaded result.
+  const simd = createGflSync({ backend: 'wasm-simd' });
+  for (const t of [2, 3, 5, 7]) {
+    it(`${t} threads: 3 to 17 blocks per call, 40 calls, every result equal to wasm-simd`, async () => {
+      const g = await createGfl({ backend: 'wasm-simd-threads', threads: t });
+      try {
+        const r = rng(31 + t), c = 80, rowsPerBlock = 409; // 32768 / 80
+        for (let k = 0; k < 40; k++) {
+          const n = rowsPerBlock * (3 + (k % 15)) - (k % 3) * 17;
+          const pred = uniform(r, n * c, -7, 3);
+          const label = Int32Array.from({ length: n }, () => (r() < 0.05 ? Math.floor(r() * c) : c));
+          const score = uniform(r, n, 0, 1);
+          const before = g.threadPool!.parallelCalls;
+          const got = await g.qualityFocalLoss({ pred, label, score }, { avgFactor: 11 });
+          expect(g.threadPool!.parallelCalls - before).toBe(1);
+          const ref = simd.qualityFocalLossSync({ pred, label, score }, { avgFactor: 11 });
+          expect(bitwiseDiff(ref as never, got as never), `call ${k} (${n} rows)`).toBe('');
+        }
+      } finally {
+        await g.dispose();
+      }
+    }, 20_000);
+  }
+});
+
 describe('wasm-simd-threads: every golden case (head losses included) through the pool', () => {
   // The conformance runner drives the synchronous methods of a recording stand-in for wasm-simd; every call it
   // makes is replayed through the asynchronous twin on the pool and compared bit for bit.

@@ -4,7 +4,9 @@
 // (B, H, W, C) and flattened, levels concatenated), the order gflHeadLoss takes; the targets, which ATSS produces per
 // image, are written in that order. The per-step buffers are cached by shape on the instance, so a training loop
 // with fixed shapes and preallocated gradients (`out`) allocates after its first step only what grows with the
-// number of gt boxes and positives (gt copies, positive indices) and the result objects: nothing of size N or N × C.
+// number of gt boxes and positives (gt copies, positive indices) and the result objects: nothing of size N or N × C,
+// as long as every image fills the batch's padded shape (an image with a smaller `imageSize` has its valid anchors
+// listed and compacted each step).
 import { GflInputError } from '../errors.js';
 import type { WasmRuntime, Op } from '../wasm/runtime.js';
 import { plainObject, knownKeys, positiveInt, bool } from '../validate.js';

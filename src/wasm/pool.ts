@@ -28,6 +28,9 @@ import {
  */
 export const PARALLEL_MIN_ELEMENTS = 65536;
 
+/** Blocks of streamed inputs the calling thread keeps staged ahead of the next block to be taken, per thread. */
+const STAGE_AHEAD = 2;
+
 /** Raised when the pool cannot run a call: a worker died, the instance was disposed, a worker could not start. */
 export class GflThreadsError extends Error {
   constructor(message: string) {
@@ -277,21 +280,35 @@ export class ThreadPool {
       let mine: unknown;
       let drained = 0;
       try {
-        if (streamsIn) {
-          for (let i = 0; i < end; i++) {
-            stageBlock(memory, call, b0 + i);
-            Atomics.store(c, STAGED, i + 1);
-            Atomics.notify(c, STAGED);
-          }
-        }
+        // Inputs are staged just ahead of the blocks being taken, so that a block's rows are still in cache when a
+        // thread runs it. Everything is staged first where the calling thread will be busy elsewhere for a while
+        // (side work) or takes no blocks (tests), since the workers could otherwise run dry.
+        let staged = streamsIn ? 0 : end;
+        const stage = (upTo: number) => {
+          for (; staged < upTo; staged++) stageBlock(memory, call, b0 + staged);
+          Atomics.store(c, STAGED, staged);
+          Atomics.notify(c, STAGED);
+        };
+        const eager = (b0 === 0 && !!call.sideWork) || !this.callerTakesBlocks;
+        if (staged < end && eager) stage(end);
         if (b0 === 0) call.sideWork?.();
-        // the calling thread takes blocks too
-        for (let i = this.callerTakesBlocks ? Atomics.add(c, NEXT, 1) : end; i < end; i = Atomics.add(c, NEXT, 1)) {
-          const v = fn(...blockArgs(call, b0 + i));
-          res[i] = v === undefined ? 0 : v;
-          Atomics.store(fin, i, 1);
+        const ahead = STAGE_AHEAD * this.threads;
+        while (this.callerTakesBlocks) {
+          // Workers take a block before it is staged and wait for it: stage first, even when every block is taken.
+          const next = Atomics.load(c, NEXT);
+          if (staged < end && staged < next + ahead) {
+            stage(Math.min(end, next + ahead));
+            continue;
+          }
+          if (next >= end) break; // every block is taken, and staged
           if (streamsOut) for (; drained < end && Atomics.load(fin, drained) === 1; drained++) drainBlock(memory, call, b0 + drained);
+          // take the next block (it is staged: staged ≥ next + 1 here) unless a worker took it meanwhile
+          if (Atomics.compareExchange(c, NEXT, next, next + 1) !== next) continue;
+          const v = fn(...blockArgs(call, b0 + next));
+          res[next] = v === undefined ? 0 : v;
+          Atomics.store(fin, next, 1);
         }
+        if (streamsOut) for (; drained < end && Atomics.load(fin, drained) === 1; drained++) drainBlock(memory, call, b0 + drained);
       } catch (e) {
         mine = e; // still wait for every ack: the workers must be idle before the frame can be reused
         // a worker waiting for a block that will not be staged now must not wait forever

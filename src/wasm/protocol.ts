@@ -4,8 +4,9 @@
 // One job = one kernel call's blocks [B0, B0 + END). Every participant (the workers and the calling thread) takes the
 // next block with Atomics.add on NEXT until none is left and writes that block's f64 result to RES[block − B0]; the
 // calling thread adds RES in block order, so who ran which block never changes a bit of the result. A call with
-// streamed buffers (runtime.ts, Stream) has its inputs copied in by the calling thread while the job runs: a block
-// is taken only once STAGED has passed it, and FIN[block − B0] says when its outputs can be copied out. Every worker
+// streamed buffers (runtime.ts, Stream) has its inputs copied in by the calling thread while the job runs: a worker
+// may take a block before it is staged, and runs it once STAGED has passed it (so the calling thread must go on
+// staging until every block is); FIN[block − B0] says when a block's outputs can be copied out. Every worker
 // acknowledges every job (DONE), whether it ran a block or not: with acknowledgements from participants only, a
 // worker that woke late could read the next job's fields and run it twice (deadlocked a 20,000-job stress test).
 

@@ -250,13 +250,12 @@ export class WasmRuntime {
   }
 
   /**
-   * Runs a kernel over its rows in fixed blocks of blockRows(rowWidth) rows and returns the sum of the blocks'
+   * Runs a kernel over its rows in fixed blocks (rowsPerBlock, or blockRows(rowWidth) rows) and returns the sum of the blocks'
    * results, added in block order. A 0 pointer (an output not wanted) stays 0.
    */
   run(call: KernelCall): number {
     const fn = this.kernels[call.kernel] as (...a: number[]) => number | undefined;
     let total = 0;
-    call.sideWork?.();
     // One thread runs the blocks in turn, so every block of a streamed buffer can use the buffer's first block: the
     // copies and the kernel then meet in cache, and the rest of the buffer is never written (half the memory traffic
     // of copying each block to its own place).
@@ -269,6 +268,8 @@ export class WasmRuntime {
       drainBlock(this.memory, call, b, true);
       if (v !== undefined) total += v; // integral returns nothing; a NaN loss must propagate
     }
+    // after the inputs are read, as on the pool (where it runs once every input is staged)
+    call.sideWork?.();
     return total;
   }
 
@@ -330,8 +331,9 @@ export class Frame {
   }
 
   /**
-   * Like input(), for a buffer of `width` elements per row that one later kernel call reads row by row (and nothing
-   * reads before it): the copy is deferred to that call (give the frame to kernelCall), block by block.
+   * Like input(), for a buffer of `width` elements per row that one later kernel call reads row by row, and nothing
+   * reads before or after it: the copy is deferred to that call (give the frame to kernelCall), block by block, and
+   * on one thread every block goes through the buffer's first block.
    */
   streamIn(src: Numeric, width: number): number {
     if (this.rt.owns(src)) {
