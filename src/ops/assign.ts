@@ -294,10 +294,12 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
   const L = sizes.length;
   const maxG = Math.max(1, ...Array.from(numGts));
   const { rowOf, labels: labelsOut, labelWeights, bboxTargets, bboxWeights, validFlags } = sink;
-  labelsOut.fill(numClasses);
-  labelWeights.fill(0);
-  bboxTargets.fill(0);
-  bboxWeights?.fill(0);
+  const resetTargets = () => {
+    labelsOut.fill(numClasses);
+    labelWeights.fill(0);
+    bboxTargets.fill(0);
+    bboxWeights?.fill(0);
+  };
 
   // a pad shape that covers every feature map makes every anchor of the image valid
   const full = pads.map((p) => sizes.every(([fh, fw], l) => Math.ceil(p[0] / strides[l]) >= fh && Math.ceil(p[1] / strides[l]) >= fw));
@@ -326,8 +328,14 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
       [anchorsPtr, N, levelsPtr, L, batch.gts, batch.counts, maxG, topk, batch.stats, batch.cand, batch.candD, batch.assigned, batch.maxOv, batch.soa, B],
       [0, 0, 0, 0, maxG * 16, 4, 0, 0, maxG * 12, L * topk * 4, topk * 8, N * 4, N * 4, N * 28, 'rows'], B, N);
     call.rowsPerBlock = 1;
+    // every anchor of every image is valid: the targets' defaults are written while the images are assigned
+    call.sideWork = () => {
+      resetTargets();
+      labelWeights.fill(1);
+      validFlags?.fill(1);
+    };
     yield call;
-  }
+  } else resetTargets();
 
   const images: AtssImageResult[] = [];
   let avgFactor = 0, gOff = 0, numPosAll = 0;
@@ -337,7 +345,7 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
     let inside: Int32Array;
     let levelsInside: Int32Array;
     if (full[b]) {
-      validFlags?.fill(1, b * N, (b + 1) * N);
+      if (!batch) validFlags?.fill(1, b * N, (b + 1) * N);
       inside = identity;
       levelsInside = gen.numLevelAnchors;
     } else {
@@ -382,8 +390,10 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
     numPosAll += numPos;
     avgFactor += Math.max(numPos, 1);
     const base = b * N;
-    if (rowOf) for (let t = 0; t < inside.length; t++) labelWeights[rowOf[base + inside[t]]] = 1;
-    else for (let t = 0; t < inside.length; t++) labelWeights[base + inside[t]] = 1;
+    if (!batch) { // batched: every row's weight is 1 already (the call's side work)
+      if (rowOf) for (let t = 0; t < inside.length; t++) labelWeights[rowOf[base + inside[t]]] = 1;
+      else for (let t = 0; t < inside.length; t++) labelWeights[base + inside[t]] = 1;
+    }
     for (let t = 0; t < inside.length; t++) {
       const gi = assigned[t];
       if (gi < 0) continue;
