@@ -108,7 +108,8 @@ import {
  * Sixteen negatives (four full vectors, no positive among them): the hot path of a detector's class logits. Each
  * vector's transcendentals are long chains of dependent operations, so the four vectors go through every stage
  * together (stage functions of math.ts, applied round-robin): the CPU then overlaps four chains instead of waiting on
- * one. Written one vector after the other, the same operations ran 1.8× slower, with the same bits.
+ * one. In a standalone test the same operations written one vector after the other ran 1.8× slower, with the same
+ * bits; in this kernel the change took QFL at 67,200 × 80 from 15.2 to 13.4 ms (before the fitted polynomials).
  */
 // @ts-ignore: decorator
 @inline function negativeQuad4(
