@@ -30,21 +30,34 @@
 
 // ---------------------------------------------------------------------------------------------
 // constants of the exp and log (Cody-Waite's ln 2 split and range limits as in Cephes' single-precision functions)
-const LOG2E: f32 = 1.44269504088896341;
-const LN2_HI: f32 = 0.693359375;
-const LN2_LO: f32 = -2.12194440e-4;
+export const LOG2E: f32 = 1.44269504088896341;
+export const LN2_HI: f32 = 0.693359375;
+export const LN2_LO: f32 = -2.12194440e-4;
 const EXP_HI: f32 = 88.8;      // exp overflows to +Inf above 88.7228 by the two-step scaling below
 const EXP_LO: f32 = -104.0;    // exp(-104) = 0 in float32 after rounding
 const SQRTHF: f32 = 0.707106781186547524;
 const FLT_MIN: f32 = 1.17549435e-38;
 const SQRT2_MINUS_1: f32 = 0.41421356237309515;
-const ROUND_MAGIC: f32 = 12582912.0;        // 1.5·2^23
-const ROUND_MAGIC_BITS: i32 = 0x4B400000;   // its bit pattern
+export const ROUND_MAGIC: f32 = 12582912.0;        // 1.5·2^23
+export const ROUND_MAGIC_BITS: i32 = 0x4B400000;   // its bit pattern
 /**
  * torch computes sigmoid as 1/(1+exp(-x)); exp(-x) overflows for x ≤ -88.72283935546875, so sigmoid is exactly 0
  * there. This is the next float32 above that value: `x < SIGMOID_ZERO_BELOW` is `x ≤ -88.72283935546875`.
  */
 export const SIGMOID_ZERO_BELOW: f32 = -88.72283172607422;
+/** exp1's polynomial P(r), from the r⁴ term down (e^r = 1 + r + r²·P(r)). */
+export const EXP_P4: f32 = 0.0013814454432576895;
+export const EXP_P3: f32 = 0.0083687799051404;
+export const EXP_P2: f32 = 0.04166839271783829;
+export const EXP_P1: f32 = 0.1666651964187622;
+export const EXP_P0: f32 = 0.4999999403953552;
+/** The largest float32 whose exp is still normal (expNonPositive4's clamp). */
+export const EXP_NORMAL_LO: f32 = -87.33654022216797;
+/** log1pAtanh4's cubic Q(z), from the z³ term down (atanh(s)/s = 1 + z·Q(z)). */
+export const ATANH_Q3: f32 = 0.14006288349628448;
+export const ATANH_Q2: f32 = 0.14000847935676575;
+export const ATANH_Q1: f32 = 0.2001076638698578;
+export const ATANH_Q0: f32 = 0.3333320915699005;
 
 // ---------------------------------------------------------------------------------------------
 // scalar tier
@@ -63,11 +76,11 @@ export const SIGMOID_ZERO_BELOW: f32 = -88.72283172607422;
   let r = x - fx * LN2_HI;
   r = r - fx * LN2_LO;
   const z = r * r;
-  let y: f32 = 0.0013814454432576895;
-  y = y * r + 0.0083687799051404;
-  y = y * r + 0.04166839271783829;
-  y = y * r + 0.1666651964187622;
-  y = y * r + 0.4999999403953552;
+  let y: f32 = EXP_P4;
+  y = y * r + EXP_P3;
+  y = y * r + EXP_P2;
+  y = y * r + EXP_P1;
+  y = y * r + EXP_P0;
   y = y * z + r + 1.0;
   const n = <i32>fx;
   const n1 = n >> 1;
@@ -183,6 +196,22 @@ export function atan1(x: f32): f32 {
 }
 
 /**
+ * A vector constant for the stage functions below. `k` holds zero bits that the caller computed at run time (an
+ * "opaque zero"), so no compiler can fold the OR and put the constant back at each use: newer V8 (Turboshaft)
+ * materialises a vector constant at every use it appears in, while `c | k` is one value that all its uses share.
+ * Callers with nothing to share pass nothing: OR with a literal zero folds away.
+ */
+// @ts-ignore: decorator
+@inline export function kf(c: f32, k: v128): v128 {
+  return v128.or(f32x4.splat(c), k);
+}
+
+// @ts-ignore: decorator
+@inline export function ki(c: i32, k: v128): v128 {
+  return v128.or(i32x4.splat(c), k);
+}
+
+/**
  * The f32x4 exp in stages, so that a caller with several independent vectors can apply each stage to all of them
  * before the next: one vector's exp is a chain of about 25 dependent operations, and a CPU that is handed one such
  * chain at a time waits on each result (latency-bound; interleaving four vectors ran the QFL negatives 1.8× faster).
@@ -191,32 +220,32 @@ export function atan1(x: f32): f32 {
  * Stage 1: t = x·log2 e + 1.5·2^23, whose low mantissa bits hold n = round(x·log2 e) (cheaper than nearest + trunc).
  */
 // @ts-ignore: decorator
-@inline export function expSplit4(x: v128): v128 {
-  return f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND_MAGIC));
+@inline export function expSplit4(x: v128, k: v128 = i32x4.splat(0)): v128 {
+  return f32x4.add(f32x4.mul(x, kf(LOG2E, k)), kf(ROUND_MAGIC, k));
 }
 
 /** Stage 2: the remainder r = x − n·ln 2, by Cody-Waite's two-part ln 2. */
 // @ts-ignore: decorator
-@inline export function expRemainder4(x: v128, t: v128): v128 {
-  const fx = f32x4.sub(t, f32x4.splat(ROUND_MAGIC));
-  const r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(LN2_HI)));
-  return f32x4.sub(r, f32x4.mul(fx, f32x4.splat(LN2_LO)));
+@inline export function expRemainder4(x: v128, t: v128, k: v128 = i32x4.splat(0)): v128 {
+  const fx = f32x4.sub(t, kf(ROUND_MAGIC, k));
+  const r = f32x4.sub(x, f32x4.mul(fx, kf(LN2_HI, k)));
+  return f32x4.sub(r, f32x4.mul(fx, kf(LN2_LO, k)));
 }
 
 /** Stage 3: the first half of exp1's polynomial P(r). */
 // @ts-ignore: decorator
-@inline export function expPolyHead4(r: v128): v128 {
-  let y = f32x4.splat(0.0013814454432576895);
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(0.0083687799051404));
-  return f32x4.add(f32x4.mul(y, r), f32x4.splat(0.04166839271783829));
+@inline export function expPolyHead4(r: v128, k: v128 = i32x4.splat(0)): v128 {
+  let y = kf(EXP_P4, k);
+  y = f32x4.add(f32x4.mul(y, r), kf(EXP_P3, k));
+  return f32x4.add(f32x4.mul(y, r), kf(EXP_P2, k));
 }
 
 /** Stage 4: the second half; e^r = 1 + r + r²·y. */
 // @ts-ignore: decorator
-@inline export function expPolyTail4(y: v128, r: v128): v128 {
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(0.1666651964187622));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(0.4999999403953552));
-  return f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(r, r)), r), f32x4.splat(1.0));
+@inline export function expPolyTail4(y: v128, r: v128, k: v128 = i32x4.splat(0)): v128 {
+  y = f32x4.add(f32x4.mul(y, r), kf(EXP_P1, k));
+  y = f32x4.add(f32x4.mul(y, r), kf(EXP_P0, k));
+  return f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(r, r)), r), kf(1.0, k));
 }
 
 /** Stage 5 of exp4: e^r·2^n, 2^n applied in two halves so that n down to −150 still gives subnormals. */
@@ -233,8 +262,8 @@ export function atan1(x: f32): f32 {
 
 /** Stage 5 of expNonPositive4: one scaling; t's low bits hold n + 0x400000, and (n + 127) << 23 is 2^n. */
 // @ts-ignore: decorator
-@inline export function expScaleNormal4(y: v128, t: v128): v128 {
-  return f32x4.mul(y, i32x4.shl(i32x4.sub(t, i32x4.splat(ROUND_MAGIC_BITS - 127)), 23));
+@inline export function expScaleNormal4(y: v128, t: v128, k: v128 = i32x4.splat(0)): v128 {
+  return f32x4.mul(y, i32x4.shl(i32x4.sub(t, ki(ROUND_MAGIC_BITS - 127, k)), 23));
 }
 
 /** The clamp in front of exp4: NaN stays NaN (pmin/pmax return the first operand when the comparison fails). */
@@ -245,8 +274,8 @@ export function atan1(x: f32): f32 {
 
 /** The clamp in front of expNonPositive4: −87.33654022216797 is the largest float32 whose exp is still normal. */
 // @ts-ignore: decorator
-@inline export function expClampNormal4(x: v128): v128 {
-  return f32x4.pmax(x, f32x4.splat(-87.33654022216797));
+@inline export function expClampNormal4(x: v128, k: v128 = i32x4.splat(0)): v128 {
+  return f32x4.pmax(x, kf(EXP_NORMAL_LO, k));
 }
 
 // @ts-ignore: decorator
@@ -317,8 +346,8 @@ export function atan1(x: f32): f32 {
 
 /** log1pAtanh4 in stages (see expSplit4 for why). Stage 1: s = e/(2 + e). */
 // @ts-ignore: decorator
-@inline export function atanhArg4(e: v128): v128 {
-  return f32x4.div(e, f32x4.add(f32x4.splat(2.0), e));
+@inline export function atanhArg4(e: v128, k: v128 = i32x4.splat(0)): v128 {
+  return f32x4.div(e, f32x4.add(kf(2.0, k), e));
 }
 
 /**
@@ -326,15 +355,15 @@ export function atan1(x: f32): f32 {
  * (4.5e-9 before float32 rounding; the Taylor series needs degree 5 for the same result). Its first terms.
  */
 // @ts-ignore: decorator
-@inline export function atanhPolyHead4(z: v128): v128 {
-  const p = f32x4.add(f32x4.mul(f32x4.splat(0.14006288349628448), z), f32x4.splat(0.14000847935676575));
-  return f32x4.add(f32x4.mul(p, z), f32x4.splat(0.2001076638698578));
+@inline export function atanhPolyHead4(z: v128, k: v128 = i32x4.splat(0)): v128 {
+  const p = f32x4.add(f32x4.mul(kf(ATANH_Q3, k), z), kf(ATANH_Q2, k));
+  return f32x4.add(f32x4.mul(p, z), kf(ATANH_Q1, k));
 }
 
 /** Stage 3. */
 // @ts-ignore: decorator
-@inline export function atanhPolyTail4(p: v128, z: v128): v128 {
-  return f32x4.add(f32x4.mul(p, z), f32x4.splat(0.3333320915699005));
+@inline export function atanhPolyTail4(p: v128, z: v128, k: v128 = i32x4.splat(0)): v128 {
+  return f32x4.add(f32x4.mul(p, z), kf(ATANH_Q0, k));
 }
 
 /** Stage 4: 2s + 2s·z·p. */

@@ -15,7 +15,8 @@
 
 import {
   exp1, log1, log1pSmall1, exp4, negAbs4, log1pSmall4, SIGMOID_ZERO_BELOW,
-  expClamp4, expClampNormal4, expSplit4, expRemainder4, expPolyHead4, expPolyTail4, expScale4, expScaleNormal4,
+  kf, ki, LOG2E, ROUND_MAGIC, LN2_HI, LN2_LO, ROUND_MAGIC_BITS, EXP_P4, EXP_P3, EXP_P2, EXP_P1, EXP_P0, EXP_NORMAL_LO,
+  ATANH_Q3, ATANH_Q2, ATANH_Q1, ATANH_Q0, expClamp4, expClampNormal4, expSplit4, expRemainder4, expPolyHead4, expPolyTail4, expScale4, expScaleNormal4,
   atanhArg4, atanhPolyHead4, atanhPolyTail4, atanhFinish4,
   loadPartial4, storePartial4, laneMask4, hsum4,
 } from "./math";
@@ -118,7 +119,7 @@ import {
 ): v128 {
   const x0 = v128.load(px), x1 = v128.load(px, 16), x2 = v128.load(px, 32), x3 = v128.load(px, 48);
   const top = f32x4.pmax(f32x4.pmax(x0, x1), f32x4.pmax(x2, x3));
-  if (i32x4.all_true(f32x4.lt(top, f32x4.splat(FAR_NEGATIVE)))) {
+  if (i32x4.all_true(f32x4.lt(top, kf(FAR_NEGATIVE, opaqueZero)))) {
     return negativeQuadOn4(x0, x1, x2, x3, true, c, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip);
   }
   return negativeQuadOn4(x0, x1, x2, x3, false, c, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip);
@@ -141,25 +142,26 @@ const FAR_NEGATIVE: f32 = -2.0;
   x0: v128, x1: v128, x2: v128, x3: v128, far: bool, c: v128, pg: usize, pe: usize, pgz: usize, beta: f32, mode: i32,
   opaqueZero: v128, skip: i32, withSkip: bool,
 ): v128 {
+  const k = opaqueZero;
   const zero = f32x4.splat(0);
-  const one = f32x4.splat(1.0);
+  const one = kf(1.0, k);
   const lo = f32x4.splat(SIGMOID_ZERO_BELOW);
   // e = exp(−|x|)
-  const a0 = negExpClamp4(far ? x0 : negAbs4(x0), mode), a1 = negExpClamp4(far ? x1 : negAbs4(x1), mode);
-  const a2 = negExpClamp4(far ? x2 : negAbs4(x2), mode), a3 = negExpClamp4(far ? x3 : negAbs4(x3), mode);
-  const t0 = expSplit4(a0), t1 = expSplit4(a1), t2 = expSplit4(a2), t3 = expSplit4(a3);
-  const r0 = expRemainder4(a0, t0), r1 = expRemainder4(a1, t1), r2 = expRemainder4(a2, t2), r3 = expRemainder4(a3, t3);
-  let y0 = expPolyHead4(r0), y1 = expPolyHead4(r1), y2 = expPolyHead4(r2), y3 = expPolyHead4(r3);
-  y0 = expPolyTail4(y0, r0); y1 = expPolyTail4(y1, r1); y2 = expPolyTail4(y2, r2); y3 = expPolyTail4(y3, r3);
-  const e0 = negExpScale4(y0, t0, mode), e1 = negExpScale4(y1, t1, mode);
-  const e2 = negExpScale4(y2, t2, mode), e3 = negExpScale4(y3, t3, mode);
+  const a0 = negExpClamp4(far ? x0 : negAbs4(x0), mode, k), a1 = negExpClamp4(far ? x1 : negAbs4(x1), mode, k);
+  const a2 = negExpClamp4(far ? x2 : negAbs4(x2), mode, k), a3 = negExpClamp4(far ? x3 : negAbs4(x3), mode, k);
+  const t0 = expSplit4(a0, k), t1 = expSplit4(a1, k), t2 = expSplit4(a2, k), t3 = expSplit4(a3, k);
+  const r0 = expRemainder4(a0, t0, k), r1 = expRemainder4(a1, t1, k), r2 = expRemainder4(a2, t2, k), r3 = expRemainder4(a3, t3, k);
+  let y0 = expPolyHead4(r0, k), y1 = expPolyHead4(r1, k), y2 = expPolyHead4(r2, k), y3 = expPolyHead4(r3, k);
+  y0 = expPolyTail4(y0, r0, k); y1 = expPolyTail4(y1, r1, k); y2 = expPolyTail4(y2, r2, k); y3 = expPolyTail4(y3, r3, k);
+  const e0 = negExpScale4(y0, t0, mode, k), e1 = negExpScale4(y1, t1, mode, k);
+  const e2 = negExpScale4(y2, t2, mode, k), e3 = negExpScale4(y3, t3, mode, k);
   // 1/(1 + e), and e/(1 + e)
   const d0 = f32x4.div(one, f32x4.add(one, e0)), d1 = f32x4.div(one, f32x4.add(one, e1));
   const d2 = f32x4.div(one, f32x4.add(one, e2)), d3 = f32x4.div(one, f32x4.add(one, e3));
   const q0 = f32x4.mul(e0, d0), q1 = f32x4.mul(e1, d1), q2 = f32x4.mul(e2, d2), q3 = f32x4.mul(e3, d3);
   if (far) {
-    let p0 = log1pFarHead4(e0), p1 = log1pFarHead4(e1), p2 = log1pFarHead4(e2), p3 = log1pFarHead4(e3);
-    p0 = log1pFarTail4(p0, e0); p1 = log1pFarTail4(p1, e1); p2 = log1pFarTail4(p2, e2); p3 = log1pFarTail4(p3, e3);
+    let p0 = log1pFarHead4(e0, k), p1 = log1pFarHead4(e1, k), p2 = log1pFarHead4(e2, k), p3 = log1pFarHead4(e3, k);
+    p0 = log1pFarTail4(p0, e0, k); p1 = log1pFarTail4(p1, e1, k); p2 = log1pFarTail4(p2, e2, k); p3 = log1pFarTail4(p3, e3, k);
     return negativeFinish4(
       flushSigmoid4(q0, x0, lo, mode), flushSigmoid4(q1, x1, lo, mode),
       flushSigmoid4(q2, x2, lo, mode), flushSigmoid4(q3, x3, lo, mode),
@@ -167,10 +169,10 @@ const FAR_NEGATIVE: f32 = -2.0;
       c, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip,
     );
   }
-  const s0 = atanhArg4(e0), s1 = atanhArg4(e1), s2 = atanhArg4(e2), s3 = atanhArg4(e3);
+  const s0 = atanhArg4(e0, k), s1 = atanhArg4(e1, k), s2 = atanhArg4(e2, k), s3 = atanhArg4(e3, k);
   const z0 = f32x4.mul(s0, s0), z1 = f32x4.mul(s1, s1), z2 = f32x4.mul(s2, s2), z3 = f32x4.mul(s3, s3);
-  let p0 = atanhPolyHead4(z0), p1 = atanhPolyHead4(z1), p2 = atanhPolyHead4(z2), p3 = atanhPolyHead4(z3);
-  p0 = atanhPolyTail4(p0, z0); p1 = atanhPolyTail4(p1, z1); p2 = atanhPolyTail4(p2, z2); p3 = atanhPolyTail4(p3, z3);
+  let p0 = atanhPolyHead4(z0, k), p1 = atanhPolyHead4(z1, k), p2 = atanhPolyHead4(z2, k), p3 = atanhPolyHead4(z3, k);
+  p0 = atanhPolyTail4(p0, z0, k); p1 = atanhPolyTail4(p1, z1, k); p2 = atanhPolyTail4(p2, z2, k); p3 = atanhPolyTail4(p3, z3, k);
   const sp0 = f32x4.add(f32x4.pmax(x0, zero), atanhFinish4(s0, z0, p0));
   const sp1 = f32x4.add(f32x4.pmax(x1, zero), atanhFinish4(s1, z1, p1));
   const sp2 = f32x4.add(f32x4.pmax(x2, zero), atanhFinish4(s2, z2, p2));
@@ -233,17 +235,47 @@ const FAR_NEGATIVE: f32 = -2.0;
  * e⁷ it replaces reached 1.25 ulp with two terms more). In two stages: the terms e⁵ … e³.
  */
 // @ts-ignore: decorator
-@inline function log1pFarHead4(e: v128): v128 {
-  const q = f32x4.add(f32x4.mul(f32x4.splat(-0.11971060931682587), e), f32x4.splat(0.1933756321668625));
-  return f32x4.add(f32x4.mul(q, e), f32x4.splat(-0.24955347180366516));
+@inline function log1pFarHead4(e: v128, k: v128): v128 {
+  const q = f32x4.add(f32x4.mul(kf(FAR_Q5, k), e), kf(FAR_Q4, k));
+  return f32x4.add(f32x4.mul(q, e), kf(FAR_Q3, k));
 }
 
 /** The terms e² … 1. */
 // @ts-ignore: decorator
-@inline function log1pFarTail4(q: v128, e: v128): v128 {
-  q = f32x4.add(f32x4.mul(q, e), f32x4.splat(0.3333195447921753));
-  q = f32x4.add(f32x4.mul(q, e), f32x4.splat(-0.49999985098838806));
-  return f32x4.add(f32x4.mul(q, e), f32x4.splat(1.0));
+@inline function log1pFarTail4(q: v128, e: v128, k: v128): v128 {
+  q = f32x4.add(f32x4.mul(q, e), kf(FAR_Q2, k));
+  q = f32x4.add(f32x4.mul(q, e), kf(FAR_Q1, k));
+  return f32x4.add(f32x4.mul(q, e), kf(1.0, k));
+}
+
+/** log1pFarHead4's coefficients, e⁵ … e. */
+const FAR_Q5: f32 = -0.11971060931682587;
+const FAR_Q4: f32 = 0.1933756321668625;
+const FAR_Q3: f32 = -0.24955347180366516;
+const FAR_Q2: f32 = 0.3333195447921753;
+const FAR_Q1: f32 = -0.49999985098838806;
+
+/**
+ * Zero bits computed from every vector constant that negativeQuad4 (β = 2 and β = 0) forms with the opaque zero `k`.
+ * Added to a run's accumulator before its loop, it gives each `c | k` a use there; value numbering then makes the
+ * loop's `c | k` the same value, computed once per call instead of in every quad. The list only matters for speed.
+ */
+// @ts-ignore: decorator
+@inline function quadConstants(k: v128): v128 {
+  let h = v128.xor(kf(FAR_NEGATIVE, k), kf(1.0, k));
+  h = v128.xor(h, v128.xor(kf(EXP_NORMAL_LO, k), kf(LOG2E, k)));
+  h = v128.xor(h, v128.xor(kf(ROUND_MAGIC, k), kf(LN2_HI, k)));
+  h = v128.xor(h, v128.xor(kf(LN2_LO, k), ki(ROUND_MAGIC_BITS - 127, k)));
+  h = v128.xor(h, v128.xor(kf(EXP_P4, k), kf(EXP_P3, k)));
+  h = v128.xor(h, v128.xor(kf(EXP_P2, k), kf(EXP_P1, k)));
+  h = v128.xor(h, kf(EXP_P0, k));
+  h = v128.xor(h, v128.xor(kf(FAR_Q5, k), kf(FAR_Q4, k)));
+  h = v128.xor(h, v128.xor(kf(FAR_Q3, k), kf(FAR_Q2, k)));
+  h = v128.xor(h, kf(FAR_Q1, k));
+  h = v128.xor(h, v128.xor(kf(2.0, k), kf(ATANH_Q3, k)));
+  h = v128.xor(h, v128.xor(kf(ATANH_Q2, k), kf(ATANH_Q1, k)));
+  h = v128.xor(h, kf(ATANH_Q0, k));
+  return v128.and(h, k);
 }
 
 /**
@@ -251,13 +283,13 @@ const FAR_NEGATIVE: f32 = -2.0;
  * same float32 results (see expNonPositive4); other β keep the exact one, whose subnormals matter to σ^β for β < 1.
  */
 // @ts-ignore: decorator
-@inline function negExpClamp4(a: v128, mode: i32): v128 {
-  return mode == MODE_TWO || mode == MODE_ZERO ? expClampNormal4(a) : expClamp4(a);
+@inline function negExpClamp4(a: v128, mode: i32, k: v128): v128 {
+  return mode == MODE_TWO || mode == MODE_ZERO ? expClampNormal4(a, k) : expClamp4(a);
 }
 
 // @ts-ignore: decorator
-@inline function negExpScale4(y: v128, t: v128, mode: i32): v128 {
-  return mode == MODE_TWO || mode == MODE_ZERO ? expScaleNormal4(y, t) : expScale4(y, t);
+@inline function negExpScale4(y: v128, t: v128, mode: i32, k: v128): v128 {
+  return mode == MODE_TWO || mode == MODE_ZERO ? expScaleNormal4(y, t, k) : expScale4(y, t);
 }
 
 /**
@@ -309,6 +341,7 @@ const FAR_NEGATIVE: f32 = -2.0;
   acc: v128, px: usize, pg: usize, pe: usize, pgz: usize, quads: i32, c: v128, beta: f32, mode: i32,
 ): v128 {
   const opaqueZero = i32x4.splat(quads >> 31); // quads > 0: all zero bits, which no compiler can know
+  acc = f32x4.add(acc, quadConstants(opaqueZero)); // + 0: acc, a sum of losses from +0, stays as it is
   for (let q = 0; q < quads; q++) {
     const at = <usize>q << 6;
     acc = f32x4.add(acc, negativeQuad4(
