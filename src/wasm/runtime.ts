@@ -87,6 +87,8 @@ export interface Stream {
   data: Float32Array | Int32Array;
   /** elements per row */
   width: number;
+  /** a view of all of gfloss memory, made on the first copy (one view per call, not two per block) */
+  memory?: Float32Array | Int32Array;
 }
 
 /** One kernel invocation over `rows` rows, described so that it can be cut into blocks and run anywhere. */
@@ -145,10 +147,11 @@ export function drainBlock(memory: WebAssembly.Memory, call: KernelCall, b: numb
 }
 
 function copyRows(s: Stream, lo: number, n: number, buf: ArrayBufferLike, into: boolean, reuse: boolean): void {
-  const a = lo * s.width, count = n * s.width, at = reuse ? s.ptr : s.ptr + a * 4;
-  const mem = s.data instanceof Int32Array ? new Int32Array(buf, at, count) : new Float32Array(buf, at, count);
-  const user = s.data.subarray(a, a + count);
-  if (into) mem.set(user); else user.set(mem);
+  const a = lo * s.width, count = n * s.width, at = (reuse ? s.ptr : s.ptr + a * 4) / 4;
+  let mem = s.memory;
+  if (!mem || mem.buffer !== buf) mem = s.memory = s.data instanceof Int32Array ? new Int32Array(buf) : new Float32Array(buf);
+  if (into) mem.set(s.data.subarray(a, a + count), at);
+  else s.data.set(mem.subarray(at, at + count), a);
 }
 
 /** The argument positions of a call's streamed buffers (the row-split arguments that hold their pointers). */
