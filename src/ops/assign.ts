@@ -294,9 +294,10 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
   const L = sizes.length;
   const maxG = Math.max(1, ...Array.from(numGts));
   const { rowOf, labels: labelsOut, labelWeights, bboxTargets, bboxWeights, validFlags } = sink;
-  const resetTargets = () => {
+  /** Background labels, zero boxes, and `weight` for every row (1 when every anchor is valid). */
+  const resetTargets = (weight: number) => {
     labelsOut.fill(numClasses);
-    labelWeights.fill(0);
+    labelWeights.fill(weight);
     bboxTargets.fill(0);
     bboxWeights?.fill(0);
   };
@@ -330,12 +331,11 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
     call.rowsPerBlock = 1;
     // every anchor of every image is valid: the targets' defaults are written while the images are assigned
     call.sideWork = () => {
-      resetTargets();
-      labelWeights.fill(1);
+      resetTargets(1);
       validFlags?.fill(1);
     };
     yield call;
-  } else resetTargets();
+  } else resetTargets(0);
 
   const images: AtssImageResult[] = [];
   let avgFactor = 0, gOff = 0, numPosAll = 0;
