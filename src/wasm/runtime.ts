@@ -324,12 +324,17 @@ export class Frame {
 
   /** Reserves room for `src` and schedules its copy; returns its offset. A view into this memory is used in place. */
   input(src: Numeric): number {
+    return this.place(src, (p) => this.copies.push([p, src]));
+  }
+
+  /** A view into this memory is read in place; anything else gets room, and `copy` records how it gets there. */
+  private place(src: Numeric, copy: (p: number) => void): number {
     if (this.rt.owns(src)) {
       this.inPlace.push(src);
       return src.byteOffset;
     }
     const p = this.reserve(src.byteLength);
-    this.copies.push([p, src]);
+    copy(p);
     return p;
   }
 
@@ -339,13 +344,7 @@ export class Frame {
    * on one thread every block goes through the buffer's first block.
    */
   streamIn(src: Numeric, width: number): number {
-    if (this.rt.owns(src)) {
-      this.inPlace.push(src);
-      return src.byteOffset;
-    }
-    const p = this.reserve(src.byteLength);
-    this.pendingIn.push({ ptr: p, data: src, width });
-    return p;
+    return this.place(src, (p) => this.pendingIn.push({ ptr: p, data: src, width }));
   }
 
   /**
