@@ -88,7 +88,10 @@ function rng(seed) {
   };
 }
 
-/** Training-sized calls that the pool splits over its threads: QFL at 8400 × 80, DFL over 40,000 rows, GIoU over 50,000 boxes. */
+/**
+ * Training-sized calls that the pool splits over its threads: QFL at 8400 × 80, DFL over 40,000 rows, GIoU over 50,000
+ * boxes, and a training step of 8 images of 640 × 640 (ATSS one image per block, the head loss's streamed class logits).
+ */
 function largeCalls() {
   const r = rng(7);
   const N = 8400, C = 80, M = 40000, K = 50000;
@@ -100,8 +103,20 @@ function largeCalls() {
   const box = (i, j) => { const x = (i * 37) % 600, y = (i * 53) % 600; return [x + j, y, x + 20 + r() * 80, y + 20 + r() * 80]; };
   const boxPred = Float32Array.from({ length: K * 4 }, (_, i) => box(i >> 2, 0)[i & 3]);
   const boxTarget = Float32Array.from({ length: K * 4 }, (_, i) => boxPred[i] + (r() - 0.5) * 10);
+  const B = 8, rows = B * 8525, SC = 4;
+  const gtBoxes = [], gtLabels = [];
+  for (let b = 0; b < B; b++) {
+    const n = b === 2 ? 0 : 3 + Math.floor(r() * 8);
+    gtBoxes.push(Float32Array.from({ length: 4 * n }, (_, i) => { const k = i >> 2, x = (k * 97 + b * 31) % 400, y = (k * 61 + b * 17) % 400; return [x, y, x + 30 + ((k * 13) % 200), y + 30 + ((k * 29) % 200)][i & 3]; }));
+    gtLabels.push(Int32Array.from({ length: n }, (_, k) => (k + b) % SC));
+  }
+  const stepInput = {
+    clsLogits: Float32Array.from({ length: rows * SC }, () => r() * 9 - 7), regLogits: Float32Array.from({ length: rows * 68 }, () => r() * 6 - 3),
+    gtBoxes, gtLabels, imageSize: [640, 640],
+  };
   return [
     { method: 'qualityFocalLoss', args: [{ pred, label, score }, { beta: 2, avgFactor: 420, returnRowLoss: true }] },
+    { method: 'step', args: [stepInput, { numClasses: SC }] },
     { method: 'distributionFocalLoss', args: [{ pred: dflPred, target: dflTarget }, { bins: 17, avgFactor: 4 }] },
     { method: 'giouLoss', args: [{ pred: boxPred, target: boxTarget }, { returnIou: true }] },
   ];
