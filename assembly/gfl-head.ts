@@ -79,12 +79,15 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
 
 /**
  * GFL quality weights w_k = max_c sigmoid(cls[k, c]) (detached in mmdetection), taken as sigmoid of the row max
- * since sigmoid is monotone. `cls` holds the positives' rows (K × cols). Returns Σ w.
+ * since sigmoid is monotone. Row k of `cls` (cols wide) is row index[k] when `index` is not 0 (the dense logits, read
+ * in place), else row k (compact rows). Returns Σ w.
  */
-export function gflHeadWeights(cls: usize, w: usize, rows: i32, cols: i32): f64 {
+export function gflHeadWeights(cls: usize, index: usize, w: usize, rows: i32, cols: i32): f64 {
   let total: f64 = 0;
+  const rowBytes = <usize>cols << 2;
   for (let k = 0; k < rows; k++) {
-    const v = sigmoid1(rowMax(cls + (<usize>k * <usize>cols << 2), cols));
+    const row = index ? <usize>load<i32>(index + (<usize>k << 2)) : <usize>k;
+    const v = sigmoid1(rowMax(cls + row * rowBytes, cols));
     store<f32>(w + (<usize>k << 2), v);
     total += <f64>v;
   }

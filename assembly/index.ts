@@ -9,6 +9,7 @@ export { giou } from "./giou";
 export { ciou } from "./ciou";
 export { gflGeneral } from "./gfl";
 export { gflHeadWeights, gflHeadPositives } from "./gfl-head";
+export { gatherRows } from "./rows";
 export { yoloV8Positives } from "./yolo";
 export { atssAssign, atssAssignBatch } from "./atss";
 export { talAssign } from "./tal";

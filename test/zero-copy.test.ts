@@ -39,6 +39,48 @@ describe('zero-copy buffers (allocate)', () => {
     });
   }
 
+  for (const threads of [1, 2]) {
+    it(`threads ${threads}: the GFL head loss reads zero-copy logits in place (positives gathered in wasm), same bits as copying`, async () => {
+      const g = await createGfl({ backend: 'wasm-simd-threads', threads });
+      try {
+        const r = rng(11);
+        const h = 40, w = 50, n = h * w * 2, c = 20, bins = 17, s = 8;
+        const anchors = new Float32Array(4 * n), stride = new Float32Array(n).fill(s), labels = new Int32Array(n).fill(c);
+        const bboxTargets = new Float32Array(4 * n), labelWeights = new Float32Array(n).fill(1);
+        for (let i = 0; i < n; i++) {
+          const cx = (i % w) * s, cy = Math.floor(i / w) % h * s;
+          anchors.set([cx - 4 * s, cy - 4 * s, cx + 4 * s, cy + 4 * s], 4 * i);
+          if (r() < 0.3) {
+            labels[i] = Math.floor(r() * c);
+            bboxTargets.set([cx - s * (0.5 + 9 * r()), cy - s * (0.5 + 9 * r()), cx + s * (0.5 + 9 * r()), cy + s * (0.5 + 9 * r())], 4 * i);
+          }
+        }
+        const input = { clsScore: uniform(r, n * c, -6, 3), bboxPred: uniform(r, n * 4 * bins, -3, 3), anchors, stride, labels, labelWeights, bboxTargets };
+        const opts = { numClasses: c, bins, levels: [[h, w]] as Array<[number, number]>, numImages: 2 };
+        const ref = await g.gflHeadLoss(input, opts);
+        const clsScore = g.allocate(n * c), bboxPred = g.allocate(n * 4 * bins);
+        const gradClsScore = g.allocate(n * c), gradBboxPred = g.allocate(n * 4 * bins);
+        clsScore.set(input.clsScore); bboxPred.set(input.bboxPred);
+        gradBboxPred.fill(7); // stale values: every row must be written
+        for (const inPlace of [{ clsScore }, { bboxPred }, { clsScore, bboxPred }]) {
+          const res = await g.gflHeadLoss({ ...input, ...inPlace }, { ...opts, out: { gradClsScore, gradBboxPred } });
+          expect([res.lossCls, res.lossBbox, res.lossDfl]).toEqual([ref.lossCls, ref.lossBbox, ref.lossDfl]);
+          expect(res.gradBboxPred).toBe(gradBboxPred);
+          expect(Array.from(gradClsScore)).toEqual(Array.from(ref.gradClsScore!));
+          expect(Array.from(gradBboxPred)).toEqual(Array.from(ref.gradBboxPred!));
+        }
+        // a NaN among a positive's class logits makes its quality weight NaN on both paths
+        const k = labels.findIndex((v) => v < c);
+        clsScore[k * c + 3] = NaN;
+        const withNaN = { ...input, clsScore: Float32Array.from(clsScore) };
+        expect((await g.gflHeadLoss(withNaN, opts)).lossBbox).toBeNaN();
+        expect((await g.gflHeadLoss({ ...input, clsScore }, opts)).lossBbox).toBeNaN();
+      } finally {
+        await g.dispose();
+      }
+    });
+  }
+
   it('rejects an output that overlaps an input by name, and refuses on plain memory', async () => {
     const g = await createGfl({ backend: 'wasm-simd-threads', threads: 1 });
     try {

@@ -13,7 +13,7 @@ import { GflInputError } from '../errors.js';
 import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, i32Array, finiteNumber, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite } from '../validate.js';
 import { FLOAT32_EPS } from './reduce.js';
-import { gatherRows, expandRows, rowMaxima } from './rows.js';
+import { gatherRows, expandRows, rowMaxima, rowsWithLabelIn, scaledInto, scatterValues } from './rows.js';
 
 export interface GflHeadInput {
   /** Classification logits, N × C (rows: level-major, then image, y, x, as mmdetection flattens them). */
@@ -110,11 +110,27 @@ export function levelOffsets(name: string, levels: unknown, numImages: number, n
   return off;
 }
 
-/** Image of row i under the level-major, then image, layout. */
-function imageOfRow(off: number[], numImages: number, i: number): number {
-  let l = 0;
-  while (i >= off[l + 1]) l++;
-  return Math.floor((i - off[l]) / ((off[l + 1] - off[l]) / numImages));
+/** Positives per image, under the level-major, then image, row layout (`pos` ascending). */
+function positivesPerImage(pos: Int32Array, off: number[], numImages: number): Int32Array {
+  const perImage = new Int32Array(numImages);
+  for (let k = 0, l = 0; k < pos.length; k++) {
+    const i = pos[k];
+    while (i >= off[l + 1]) l++;
+    perImage[Math.floor((i - off[l]) / ((off[l + 1] - off[l]) / numImages))]++;
+  }
+  return perImage;
+}
+
+/** What only the positives' rows must satisfy, checked before any work: a positive stride, finite boxes. */
+function checkPositiveRows(pos: Int32Array, stride: Float32Array, anchors: Float32Array, targets: Float32Array): void {
+  for (let k = 0; k < pos.length; k++) {
+    const i = pos[k], s = stride[i];
+    if (!(s > 0 && s < Infinity)) throw new GflInputError('input.stride', `expected a positive stride at positive row ${i}, got ${s}`);
+    for (let j = 4 * i; j < 4 * i + 4; j++) {
+      if (!(Math.abs(anchors[j]) < Infinity)) throw new GflInputError('input.anchors', `expected finite values at positive row ${i}`);
+      if (!(Math.abs(targets[j]) < Infinity)) throw new GflInputError('input.bboxTargets', `expected finite values at positive row ${i}`);
+    }
+  }
 }
 
 export function lossWeights(name: string, v: unknown, defaults: Record<string, number>): Record<string, number> {
@@ -160,21 +176,10 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   const gradBboxOut = outArray(out, 'gradBboxPred', n * 4 * bins);
 
   // positives, and the checks that only concern them
-  let npos = 0;
-  for (let i = 0; i < n; i++) if (labels[i] >= 0 && labels[i] < c) npos++;
-  const pos = new Int32Array(npos);
-  const perImage = new Int32Array(numImages);
-  for (let i = 0, k = 0; i < n; i++) {
-    if (!(labels[i] >= 0 && labels[i] < c)) continue;
-    pos[k++] = i;
-    const s = stride[i];
-    if (!(s > 0 && Number.isFinite(s))) throw new GflInputError('input.stride', `expected a positive stride at positive row ${i}, got ${s}`);
-    for (let j = 0; j < 4; j++) {
-      if (!Number.isFinite(anchors[4 * i + j])) throw new GflInputError('input.anchors', `expected finite values at positive row ${i}`);
-      if (!Number.isFinite(targets[4 * i + j])) throw new GflInputError('input.bboxTargets', `expected finite values at positive row ${i}`);
-    }
-    if (off) perImage[imageOfRow(off, numImages, i)]++;
-  }
+  const pos = rowsWithLabelIn(labels, 0, c);
+  const npos = pos.length;
+  checkPositiveRows(pos, stride, anchors, targets);
+  const perImage = off ? positivesPerImage(pos, off, numImages) : new Int32Array(0);
   let avgFactor: number;
   if (o.avgFactor !== undefined) avgFactor = finiteNumber('options.avgFactor', o.avgFactor, { min: 0 });
   else if (off) { avgFactor = 0; for (const p of perImage) avgFactor += Math.max(p, 1); }
@@ -183,26 +188,32 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   })();
 
   const rowW = 4 * bins;
+  // Logits already in gfloss memory (zero-copy inputs) are read there: the positives' rows are gathered and their
+  // maxima taken in wasm. Others are read from the caller's arrays for just those rows, in JavaScript: a copy of the
+  // whole array would move twenty times the bytes (the class logits stream in later, during the QFL call).
+  const predInPlace = rt.owns(bboxPred), clsInPlace = rt.owns(cls);
   const f = rt.frame();
   const pCls = f.streamIn(cls, c), pLabel = f.input(labels);
+  const pBboxPred = predInPlace ? f.input(bboxPred) : 0;
+  const pPos = f.input(pos);
   const pScore = f.floats(n), pCoef = f.floats(n), pRow = f.floats(n, wantLevels);
   const pGradCls = f.floats(n * c, grad, gradClsOut);
-  const pPosMax = f.floats(npos), pW = f.floats(npos);
+  const pPosMax = f.floats(npos, !clsInPlace), pW = f.floats(npos);
   const pPred = f.floats(npos * rowW), pAnchor = f.floats(npos * 4), pStride = f.floats(npos), pTarget = f.floats(npos * 4);
   const pGradPos = f.floats(npos * rowW, grad);
   const pPredBox = f.floats(npos * 4), pTargetBox = f.floats(npos * 4), pCorners = f.floats(npos * 4);
   const pIou = f.floats(npos), pBoxLoss = f.floats(npos), pDflLoss = f.floats(npos), pScratch = f.floats(npos * 16);
   f.ready();
-  {
-    gatherRows(bboxPred, pos, rowW, f.view(pPred, npos * rowW));
-    gatherRows(anchors, pos, 4, f.view(pAnchor, npos * 4));
-    gatherRows(targets, pos, 4, f.view(pTarget, npos * 4));
-    gatherRows(stride, pos, 1, f.view(pStride, npos));
-    // the positives' largest class logits (the full array streams into gfloss memory during the QFL call, later)
-    rowMaxima(cls, pos, c, f.view(pPosMax, npos));
-  }
+  if (!predInPlace) gatherRows(bboxPred, pos, rowW, f.view(pPred, npos * rowW));
+  gatherRows(anchors, pos, 4, f.view(pAnchor, npos * 4));
+  gatherRows(targets, pos, 4, f.view(pTarget, npos * 4));
+  gatherRows(stride, pos, 1, f.view(pStride, npos));
+  if (!clsInPlace) rowMaxima(cls, pos, c, f.view(pPosMax, npos));
+  if (predInPlace) yield kernelCall('gatherRows', [pBboxPred, pPos, rowW, pPred, npos], [0, 4, 0, 4 * rowW, 'rows'], npos, rowW);
 
-  const sumW = yield kernelCall('gflHeadWeights', [pPosMax, pW, npos, 1], [4, 4, 'rows', 0], npos, 1);
+  const sumW = clsInPlace
+    ? yield kernelCall('gflHeadWeights', [pCls, pPos, pW, npos, c], [0, 4, 4, 'rows', 0], npos, c)
+    : yield kernelCall('gflHeadWeights', [pPosMax, 0, pW, npos, 1], [4, 0, 4, 'rows', 0], npos, 1);
   // bbox_avg_factor is a Python float in upstream (`.item()`): a constant, no gradient
   const bboxAvg = Math.max(sumW, 1);
   const boxCoef = lw.bbox / (1 + FLOAT32_EPS) / bboxAvg;
@@ -214,9 +225,9 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
 
   const clsScale = lw.cls / (avgFactor + FLOAT32_EPS);
   {
-    const score = f.view(pScore, n), iou = f.view(pIou, npos), coef = f.view(pCoef, n);
-    for (let k = 0; k < npos; k++) score[pos[k]] = iou[k];
-    for (let i = 0; i < n; i++) coef[i] = clsScale * labelWeights[i];
+    const score = f.view(pScore, n);
+    scatterValues(f.view(pIou, npos), pos, score);
+    scaledInto(labelWeights, clsScale, f.view(pCoef, n));
   }
   const gradClsScore = grad ? f.streamOut(pGradCls, gradClsOut ?? new Float32Array(n * c), c) : undefined;
   const gradBboxPred = grad ? gradBboxOut ?? new Float32Array(n * rowW) : undefined;

@@ -17,22 +17,59 @@ export function gatherRows(src: Float32Array, rows: Int32Array, width: number, d
 const WIDE = 32;
 
 /**
- * dst[k] = max over src[rows[k]·width …] (Math.max: NaN propagates and +0 beats −0, as wasm's f32.max; exact for
- * float32 values). Reads the rows once and writes one number per row.
+ * dst[k] = max over src[rows[k]·width …], NaN if the row holds one; of two zeros either may come out (the callers
+ * take a sigmoid of it, which is 0.5 for both). Four running maxima per row, so the loop is not one long chain.
  */
 export function rowMaxima(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
   for (let k = 0; k < rows.length; k++) {
-    let m = -Infinity;
-    for (let j = 0, s = rows[k] * width; j < width; j++) m = Math.max(m, src[s + j]);
-    dst[k] = m;
+    const s = rows[k] * width, e = s + width;
+    let m0 = -Infinity, m1 = -Infinity, m2 = -Infinity, m3 = -Infinity, nan = 0;
+    let j = s;
+    for (; j + 4 <= e; j += 4) {
+      const a = src[j], b = src[j + 1], c = src[j + 2], d = src[j + 3];
+      m0 = a > m0 ? a : m0; m1 = b > m1 ? b : m1; m2 = c > m2 ? c : m2; m3 = d > m3 ? d : m3;
+      nan += a + b + c + d; // NaN stays NaN; ±∞ are fine, the sum is only tested for NaN
+    }
+    for (; j < e; j++) { const a = src[j]; m0 = a > m0 ? a : m0; nan += a; }
+    const m = Math.max(m0, m1, m2, m3);
+    // ∞ + −∞ is NaN too: only then look again, element by element
+    dst[k] = nan === nan || !rowHasNaN(src, s, e) ? m : NaN;
   }
+}
+
+function rowHasNaN(src: Float32Array, s: number, e: number): boolean {
+  for (let j = s; j < e; j++) if (src[j] !== src[j]) return true;
+  return false;
 }
 
 /** dst[rows[k]·width …] = src[k·width …] for every k (the other rows of dst are left as they are). */
 function scatterRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
+  if (width >= WIDE) {
+    for (let k = 0; k < rows.length; k++) dst.set(src.subarray(k * width, (k + 1) * width), rows[k] * width);
+    return;
+  }
   for (let k = 0, o = 0; k < rows.length; k++) {
     for (let j = 0, d = rows[k] * width; j < width; j++) dst[d + j] = src[o++];
   }
+}
+
+/** The rows i with lo ≤ labels[i] < hi (a head's positives), ascending. */
+export function rowsWithLabelIn(labels: Int32Array, lo: number, hi: number): Int32Array {
+  let count = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] >= lo && labels[i] < hi) count++;
+  const rows = new Int32Array(count);
+  for (let i = 0, k = 0; k < count; i++) if (labels[i] >= lo && labels[i] < hi) rows[k++] = i;
+  return rows;
+}
+
+/** dst[i] = scale·src[i]. */
+export function scaledInto(src: Float32Array, scale: number, dst: Float32Array): void {
+  for (let i = 0; i < src.length; i++) dst[i] = scale * src[i];
+}
+
+/** dst[rows[k]] = src[k] for every k. */
+export function scatterValues(src: Float32Array, rows: Int32Array, dst: Float32Array): void {
+  for (let k = 0; k < rows.length; k++) dst[rows[k]] = src[k];
 }
 
 /**
