@@ -7,8 +7,9 @@
 //     wr = 1 − wl)
 // The classification pass (QFL / BCE over every logit) is the QFL kernel, run separately by the caller.
 //
-// Inputs are compact: one row per positive, gathered by the caller, so this pass touches nothing but the positives
-// (at b8, 3,400 rows of 68 logits instead of 67,200). Outputs are compact too; the caller scatters them.
+// Inputs are compact, one row per positive, so this pass touches nothing but the positives (at b8, 3,400 rows of 68
+// logits instead of 67,200): gathered by the caller, except the box logits, which are read in place at the positives'
+// rows when they already live in gfloss memory (predIndex). Outputs are compact; the caller scatters them.
 // Per positive k, with the row's side logits z_s (s = left, top, right, bottom), p_s = softmax(z_s), ŷ_s = Σ_j j·p_sj:
 //   decoded box = (cx − ŷ_l, cy − ŷ_t, cx + ŷ_r, cy + ŷ_b)
 //   ∂/∂z_sj = cD·((wl + wr)·p_sj − wl·[j = l] − wr·[j = r]) + gŷ_s·p_sj·(j − ŷ_s)
@@ -19,26 +20,55 @@
 // `scratch` holds 8 f64 per positive (ŷ and logsumexp of each side); it is row-indexed so that blocks of rows can run
 // on different threads without sharing it.
 
-import { exp1, sigmoid1, logPositive1, maxShare, minShare } from "./math";
-import { rowMax, rowExpSum } from "./softmax";
+import { exp1, exp4, sigmoid1, logPositive1, maxShare, minShare } from "./math";
+import { rowMax } from "./softmax";
 import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
 
 /**
  * Softmax of one side's `bins` logits at z: writes the normalised probabilities to p, and ŷ and logsumexp(z) to
- * the f64 slots sy and sl.
+ * the f64 slots sy and sl. The SIMD tier takes four bins at a time (exp4, and the float64 sums two lanes at a time
+ * on the promoted values); the bins past the last multiple of four, and the scalar tier, one at a time.
  */
 // @ts-ignore: decorator
 @inline export function sideSoftmax(z: usize, p: usize, bins: i32, sy: usize, sl: usize): void {
   const m = rowMax(z, bins);
-  rowExpSum(z, bins, m, p);
   let s: f64 = 0, d: f64 = 0;
-  for (let j = 0; j < bins; j++) {
-    const v = <f64>load<f32>(p + (<usize>j << 2));
-    s += v;
-    d += <f64>j * v;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const mv = f32x4.splat(m);
+    let s2 = f64x2.splat(0), d2 = f64x2.splat(0);
+    let jlo = f64x2(0, 1), jhi = f64x2(2, 3);
+    const four = f64x2.splat(4);
+    for (; j + 4 <= bins; j += 4) {
+      const e = exp4(f32x4.sub(v128.load(z + (<usize>j << 2)), mv));
+      v128.store(p + (<usize>j << 2), e);
+      const lo = f64x2.promote_low_f32x4(e), hi = f64x2.promote_low_f32x4(v128.shuffle<i64>(e, e, 1, 1));
+      s2 = f64x2.add(s2, f64x2.add(lo, hi));
+      d2 = f64x2.add(d2, f64x2.add(f64x2.mul(jlo, lo), f64x2.mul(jhi, hi)));
+      jlo = f64x2.add(jlo, four); jhi = f64x2.add(jhi, four);
+    }
+    s = f64x2.extract_lane(s2, 0) + f64x2.extract_lane(s2, 1);
+    d = f64x2.extract_lane(d2, 0) + f64x2.extract_lane(d2, 1);
+  }
+  for (; j < bins; j++) {
+    const e = exp1(load<f32>(z + (<usize>j << 2)) - m);
+    store<f32>(p + (<usize>j << 2), e);
+    s += <f64>e;
+    d += <f64>j * <f64>e;
   }
   const inv = 1.0 / s;
-  for (let j = 0; j < bins; j++) {
+  j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const iv = f64x2.splat(inv);
+    for (; j + 4 <= bins; j += 4) {
+      const q = p + (<usize>j << 2);
+      const e = v128.load(q);
+      const lo = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(e), iv));
+      const hi = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<i64>(e, e, 1, 1)), iv));
+      v128.store(q, v128.shuffle<i64>(lo, hi, 0, 2));
+    }
+  }
+  for (; j < bins; j++) {
     const q = p + (<usize>j << 2);
     store<f32>(q, <f32>(<f64>load<f32>(q) * inv));
   }
@@ -60,7 +90,8 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
 
 /**
  * Turns the probabilities p of one side (in place) into its gradient: DFL with coefficient cD toward target t, plus
- * the Integral VJP of the upstream gradient gy of ŷ.
+ * the Integral VJP of the upstream gradient gy of ŷ. Per bin, in float64: p_j·(a + gy·(j − ŷ)); the SIMD tier two
+ * bins per f64x2, four per load and store.
  */
 // @ts-ignore: decorator
 @inline export function sideGrad(p: usize, bins: i32, t: f32, ultra: bool, cD: f32, gy: f64, yhat: f64): void {
@@ -68,7 +99,22 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
   const wl = <f32>(l + 1) - t;
   const wr: f32 = ultra ? <f32>1.0 - wl : t - <f32>l;
   const a = <f64>(cD * (wl + wr));
-  for (let j = 0; j < bins; j++) {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const av = f64x2.splat(a), gv = f64x2.splat(gy), four = f64x2.splat(4);
+    // j − ŷ for the low and high pairs, advanced by 4 per step (exact: small integers minus ŷ, as the scalar form)
+    let jlo = f64x2(0, 1), jhi = f64x2(2, 3);
+    const yv = f64x2.splat(yhat);
+    for (; j + 4 <= bins; j += 4) {
+      const q = p + (<usize>j << 2);
+      const v = v128.load(q);
+      const glo = f64x2.mul(f64x2.promote_low_f32x4(v), f64x2.add(av, f64x2.mul(gv, f64x2.sub(jlo, yv))));
+      const ghi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<i64>(v, v, 1, 1)), f64x2.add(av, f64x2.mul(gv, f64x2.sub(jhi, yv))));
+      v128.store(q, v128.shuffle<i64>(f32x4.demote_f64x2_zero(glo), f32x4.demote_f64x2_zero(ghi), 0, 2));
+      jlo = f64x2.add(jlo, four); jhi = f64x2.add(jhi, four);
+    }
+  }
+  for (; j < bins; j++) {
     const q = p + (<usize>j << 2);
     store<f32>(q, <f32>(<f64>load<f32>(q) * (a + gy * (<f64>j - yhat))));
   }
@@ -78,18 +124,26 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
 }
 
 /**
- * GFL quality weights w_k = max_c sigmoid(cls[k, c]) (detached in mmdetection), taken as sigmoid of the row max
- * since sigmoid is monotone. Row k of `cls` (cols wide) is row index[k] when `index` is not 0 (the dense logits, read
- * in place), else row k (compact rows). Returns Σ w.
+ * The positives' inputs that come from the large dense arrays, in one pass over the positives (rows picked out of
+ * tens of megabytes are cache and TLB misses, so each is visited once):
+ * - GFL quality weights w_k = max_c sigmoid(cls[k, c]) (detached in mmdetection), taken as sigmoid of the row max
+ *   since sigmoid is monotone. With `clsDense`, row k of `cls` (cols wide) is the positive's row index[k] (the dense
+ *   logits, read in place); otherwise row k (compact rows: the caller's maxima, cols = 1).
+ * - with `predDst` not 0, the box logits row index[k] of the dense `predSrc` (predWidth floats) copied to row k of
+ *   predDst (compact rows for gflHeadPositives).
+ * Returns Σ w.
  */
-export function gflHeadWeights(cls: usize, index: usize, w: usize, rows: i32, cols: i32): f64 {
+export function gflHeadGather(
+  index: usize, cls: usize, clsDense: i32, w: usize, rows: i32, cols: i32, predSrc: usize, predDst: usize, predWidth: i32,
+): f64 {
   let total: f64 = 0;
-  const rowBytes = <usize>cols << 2;
+  const rowBytes = <usize>cols << 2, predBytes = <usize>predWidth << 2;
   for (let k = 0; k < rows; k++) {
-    const row = index ? <usize>load<i32>(index + (<usize>k << 2)) : <usize>k;
-    const v = sigmoid1(rowMax(cls + row * rowBytes, cols));
+    const row = <usize>load<i32>(index + (<usize>k << 2));
+    const v = sigmoid1(rowMax(cls + (clsDense ? row : <usize>k) * rowBytes, cols));
     store<f32>(w + (<usize>k << 2), v);
     total += <f64>v;
+    if (predDst) memory.copy(predDst + <usize>k * predBytes, predSrc + row * predBytes, predBytes);
   }
   return total;
 }

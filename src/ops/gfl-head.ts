@@ -209,11 +209,12 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   gatherRows(targets, pos, 4, f.view(pTarget, npos * 4));
   gatherRows(stride, pos, 1, f.view(pStride, npos));
   if (!clsInPlace) rowMaxima(cls, pos, c, f.view(pPosMax, npos));
-  if (predInPlace) yield kernelCall('gatherRows', [pBboxPred, pPos, rowW, pPred, npos], [0, 4, 0, 4 * rowW, 'rows'], npos, rowW);
 
-  const sumW = clsInPlace
-    ? yield kernelCall('gflHeadWeights', [pCls, pPos, pW, npos, c], [0, 4, 4, 'rows', 0], npos, c)
-    : yield kernelCall('gflHeadWeights', [pPosMax, 0, pW, npos, 1], [4, 0, 4, 'rows', 0], npos, 1);
+  // the quality weights (from the class logits in place, or from the maxima above), and the box logits in place
+  // gathered to compact rows
+  const sumW = yield kernelCall('gflHeadGather',
+    [pPos, clsInPlace ? pCls : pPosMax, clsInPlace ? 1 : 0, pW, npos, clsInPlace ? c : 1, pBboxPred, predInPlace ? pPred : 0, rowW],
+    [4, clsInPlace ? 0 : 4, 0, 4, 'rows', 0, 0, predInPlace ? 4 * rowW : 0, 0], npos, (clsInPlace ? c : 1) + (predInPlace ? rowW : 0));
   // bbox_avg_factor is a Python float in upstream (`.item()`): a constant, no gradient
   const bboxAvg = Math.max(sumW, 1);
   const boxCoef = lw.bbox / (1 + FLOAT32_EPS) / bboxAvg;

@@ -24,8 +24,8 @@ export interface KernelExports {
     grad1: number, grad2: number, scratch: number, rows: number, eps: number): number;
   gflGeneral(probLeft: number, probRight: number, yLeft: number, yRight: number, y: number, coef: number,
     rowLoss: number, gradLeft: number, gradRight: number, rows: number, beta: number): number;
-  gflHeadWeights(cls: number, index: number, w: number, rows: number, cols: number): number;
-  gatherRows(src: number, index: number, width: number, dst: number, rows: number): void;
+  gflHeadGather(index: number, cls: number, clsDense: number, w: number, rows: number, cols: number, predSrc: number,
+    predDst: number, predWidth: number): number;
   gflHeadPositives(pred: number, anchor: number, stride: number, target: number, w: number, grad: number,
     predBox: number, targetBox: number, corners: number, iou: number, boxLoss: number, dflLoss: number,
     scratch: number, rows: number, bins: number, boxCoef: number, dflCoef: number, eps: number): number;
