@@ -13,6 +13,9 @@
 // Contenders, all measured in the same run:
 //   wasm-scalar, wasm-simd, and every threads backend the API reports (at 1 and 2 threads), through the public API
 //     with preallocated `out` (the steady-state training call: validation + copy-in + kernel + copy-out);
+//   zero-copy×1, zero-copy×2  the threads build on 1 and 2 threads with the large inputs and the gradients in
+//     Gfl.allocate() buffers (QFL, DFL, the head loss and the step): read and written in place, as a training loop that
+//     keeps its tensors in gfloss memory calls it (separate instances, so the others' memory figures stay as they were);
 //   js         a plain-JavaScript fused one-pass loop per loss written here (float64 math), checked against gfloss;
 //   tfjs-wasm  the same losses composed from TensorFlow.js 4.22 ops with tf.valueAndGrads on @tensorflow/tfjs-backend-wasm,
 //   tfjs-cpu   and on the cpu backend; checked against the public goldens (test/data/goldens) before any timing.
@@ -410,6 +413,8 @@ const LOSSES = {
       const opts = { beta: BETA, avgFactor: d.K, out };
       return async ? () => g.qualityFocalLoss(input, opts) : () => g.qualityFocalLossSync(input, opts);
     },
+    inPlace: (g, d) => ({ ...d, pred: copyTo(g, d.pred), label: copyTo(g, d.label), score: copyTo(g, d.score) }),
+    outsInPlace: (g, d) => ({ gradPred: g.allocate(d.N * C), gradScore: g.allocate(d.N) }),
     js: (d) => {
       const gradPred = new Float32Array(d.N * C), gradScore = new Float32Array(d.N);
       const coef = 1 / (d.K + FLOAT32_EPS);
@@ -434,6 +439,8 @@ const LOSSES = {
       const opts = { bins: BINS, weight: d.weight4, avgFactor: 4, lossWeight: 0.25, out };
       return async ? () => g.distributionFocalLoss(input, opts) : () => g.distributionFocalLossSync(input, opts);
     },
+    inPlace: (g, d) => ({ ...d, reg: copyTo(g, d.reg), distT: copyTo(g, d.distT) }),
+    outsInPlace: (g, d) => ({ gradPred: g.allocate(d.M * BINS), gradTarget: g.allocate(d.M) }),
     js: (d) => {
       const gradPred = new Float32Array(d.M * BINS), gradTarget = new Float32Array(d.M);
       const scale = 0.25 / (4 + FLOAT32_EPS);
@@ -483,6 +490,11 @@ const LOSSES = {
       const opts = { ...h.options, out };
       return async ? () => g.gflHeadLoss(h.input, opts) : () => g.gflHeadLossSync(h.input, opts);
     },
+    inPlace: (g, d) => {
+      const h = d.head ??= makeHead(d);
+      return { ...d, head: { ...h, input: { ...h.input, clsScore: copyTo(g, h.input.clsScore), bboxPred: copyTo(g, h.input.bboxPred) } } };
+    },
+    outsInPlace: (g, d) => ({ gradClsScore: g.allocate(d.N * C), gradBboxPred: g.allocate(d.N * 4 * BINS) }),
     js: (d) => {
       const h = d.head ??= makeHead(d);
       return () => headJs(d, h);
@@ -500,6 +512,8 @@ const LOSSES = {
       const opts = { numClasses: C, bins: BINS, out };
       return async ? () => g.step(d.input, opts) : () => g.stepSync(d.input, opts);
     },
+    inPlace: (g, d) => ({ ...d, input: { ...d.input, clsLogits: copyTo(g, d.input.clsLogits), regLogits: copyTo(g, d.input.regLogits) } }),
+    outsInPlace: (g, d) => ({ gradClsScore: g.allocate(d.N * C), gradBboxPred: g.allocate(d.N * 4 * BINS) }),
     // no plain-JS ATSS here: the reference is the first gfloss backend (wasm-scalar)
   },
 };
@@ -801,10 +815,17 @@ async function time(fn) {
   return performance.now() - t0;
 }
 
+/** A copy of `a` in a Gfl.allocate() buffer of g (zero-copy contenders). */
+function copyTo(g, a) {
+  const v = g.allocate(a.length, a instanceof Int32Array ? 'int32' : 'float32');
+  v.set(a);
+  return v;
+}
+
 // ---------------------------------------------------------------------------------------------
 // gfloss backends (single-thread ones and, where the API reports them, threads backends at 1 and 2 threads)
 
-async function gflossContenders(api) {
+async function gflossContenders(api, withZeroCopy = false) {
   const caps = api.getCapabilities();
   const names = api.availableBackends(caps, { async: true });
   const list = [];
@@ -821,6 +842,9 @@ async function gflossContenders(api) {
         const t0 = performance.now();
         const g = await api.createGfl({ backend: b, threads });
         list.push({ name: `${b}×${threads}`, g, async: true, threads, createMs: performance.now() - t0 });
+        if (withZeroCopy && typeof g.allocate === 'function') {
+          list.push({ name: `zero-copy×${threads}`, g: await api.createGfl({ backend: b, threads }), async: true, threads, zeroCopy: true });
+        }
       } catch (e) {
         notes.push(`${b} at ${threads} thread(s): ${e.message}`);
       }
@@ -847,13 +871,14 @@ async function workloadChild(cfg) {
   const sets = DIST_KEYS.map((k) => (loss === 'step' ? makeStep(batch, k) : makeBatch(batch, k, [loss])));
   const rssData = process.memoryUsage().rss;
   const api = await import(DIST);
-  const { list: gl, notes } = await gflossContenders(api);
+  const { list: gl, notes } = await gflossContenders(api, !!L.inPlace);
 
   const contenders = L.js ? [{ name: 'js', kind: 'js', make: (d) => L.js(d) }] : [];
   if (!L.js) skipped.push(`js: no plain-JS reference for the ${TITLES[loss]}; the gate compares every backend with the first one`);
   for (const c of gl) {
-    const outs = sets.map((d) => L.outs(d));
-    contenders.push({ name: c.name, kind: 'gfloss', g: c.g, threads: c.threads ?? 1, make: (d, si) => L.gfloss(c.g, d, outs[si], c.async) });
+    const outs = sets.map((d) => (c.zeroCopy ? L.outsInPlace(c.g, d) : L.outs(d)));
+    const data = sets.map((d) => (c.zeroCopy ? L.inPlace(c.g, d) : d));
+    contenders.push({ name: c.name, kind: 'gfloss', g: c.g, threads: c.threads ?? 1, make: (d, si) => L.gfloss(c.g, data[si], outs[si], c.async) });
   }
   let tf;
   if (useTf) {
