@@ -9,6 +9,15 @@
 // libstdc++'s nth_element/partial_sort; see the README).
 
 const MARGIN: f32 = 0.01;
+/** Anchors per block of the candidate search's skip test (a power of two). */
+const BLOCK_SHIFT = 6;
+const BLOCK = 1 << BLOCK_SHIFT;
+
+/** Bytes of atssAssign's `soa` scratch for n anchors in numLevels levels: seven rows of n f32, then block bounds. */
+// @ts-ignore: decorator
+@inline function soaBytes(n: i32, numLevels: i32): usize {
+  return <usize>n * 28 + <usize>((n >> BLOCK_SHIFT) + numLevels) * 16;
+}
 const NEG_INF: f32 = -100000000.0; // upstream's -INF sentinel for max_overlaps
 
 /**
@@ -17,7 +26,8 @@ const NEG_INF: f32 = -100000000.0; // upstream's -INF sentinel for max_overlaps
  * positives, −1e8 for the others, 0 everywhere when g = 0). With `candidate` (the intermediates wanted), also every
  * IoU and centre distance (overlaps, distances: g×n f32 each, row = gt) and the candidate and positive flags (n×g u8);
  * without, only the candidates' IoUs are computed. `cand`: numLevels·topk i32 scratch, `candD`: 2·topk f32, `soa`:
- * 7n f32 (the anchors' coordinates, centres and areas as seven rows). Returns the number of positive anchors.
+ * soaBytes(n, numLevels) (the anchors' coordinates, centres and areas as seven rows, then the bounds of their centres
+ * per block of BLOCK anchors). Returns the number of positive anchors.
  */
 export function atssAssign(
   anchors: usize, n: i32, levels: usize, numLevels: i32, gts: usize, g: i32, topk: i32,
@@ -40,6 +50,25 @@ export function atssAssign(
     store<f32>(o + 4 * row, (ax1 + ax2) / <f32>2.0); store<f32>(o + 5 * row, (ay1 + ay2) / <f32>2.0);
     store<f32>(o + 6 * row, (ax2 - ax1) * (ay2 - ay1));
   }
+  // per level, the bounding box of every BLOCK consecutive anchors' centres (min cx, max cx, min cy, max cy)
+  const bounds = soa + 7 * row;
+  for (let l = 0, start = 0, bi = 0; l < numLevels; l++) {
+    const nl = load<i32>(levels + (<usize>l << 2));
+    for (let b0 = start; b0 < start + nl; b0 += BLOCK, bi++) {
+      let x0: f32 = Infinity, x1: f32 = -Infinity, y0: f32 = Infinity, y1: f32 = -Infinity, finite = true;
+      for (let i = b0, e = min(b0 + BLOCK, start + nl); i < e; i++) {
+        const o = soa + (<usize>i << 2);
+        const cx = load<f32>(o + 4 * row), cy = load<f32>(o + 5 * row);
+        finite = finite && cx - cx == 0 && cy - cy == 0;
+        x0 = min(x0, cx); x1 = max(x1, cx); y0 = min(y0, cy); y1 = max(y1, cy);
+      }
+      const bb = bounds + (<usize>bi << 4);
+      // a block holding a NaN or ±∞ centre gets bounds that never let it be skipped
+      store<f32>(bb, finite ? x0 : -Infinity); store<f32>(bb, finite ? x1 : Infinity, 4);
+      store<f32>(bb, finite ? y0 : -Infinity, 8); store<f32>(bb, finite ? y1 : Infinity, 12);
+    }
+    start += nl;
+  }
   if (candidate) {
     allPairs(soa, row, n, gts, g, overlaps, distances);
     memory.fill(candidate, 0, <usize>n * <usize>g);
@@ -57,23 +86,35 @@ export function atssAssign(
     const area2 = (bx2 - bx1) * (by2 - by1);
     const bcx = (bx1 + bx2) / <f32>2.0, bcy = (by1 + by2) / <f32>2.0;
     // candidates: per level the topk smallest distances, kept sorted (distance, then index) by insertion
-    let total = 0, start = 0;
+    let total = 0, start = 0, blocks = 0;
     for (let l = 0; l < numLevels; l++) {
       const nl = load<i32>(levels + (<usize>l << 2));
       const k = min(topk, nl);
       const base = cand + (<usize>total << 2);
+      const levelBounds = bounds + (<usize>blocks << 4);
+      const cap = candidateCap(soa, row, levelBounds, start, nl, k, bcx, bcy, candD);
       let have = 0;
       for (let i = start, end = start + nl; i < end; i++) {
-        if (ASC_FEATURE_SIMD && have == k && i + 4 <= end) {
+        if (((i - start) & (BLOCK - 1)) == 0) {
+          // a whole block none of whose anchors can enter: its centres' bounding box gives a lower bound of their
+          // squared distances (each term rounds monotonically, so the bound is at most every anchor's own d²)
+          const lb = blockLowerBound(levelBounds + (<usize>((i - start) >> BLOCK_SHIFT) << 4), bcx, bcy);
+          if (have == k ? !(lb < load<f32>(candD2 + (<usize>(k - 1) << 2))) : lb > cap) { i += BLOCK - 1; continue; }
+        }
+        if (ASC_FEATURE_SIMD && i + 4 <= end) {
           // four at a time while none of them can enter: sqrt is monotonic, so squared distances that are all at
-          // least the k-th candidate's give distances that are all at least its distance
+          // least the k-th candidate's give distances that are all at least its distance; before k are found, all
+          // beyond the cap
           const o = soa + (<usize>i << 2);
           const dx = f32x4.sub(v128.load(o + 4 * row), f32x4.splat(bcx));
           const dy = f32x4.sub(v128.load(o + 5 * row), f32x4.splat(bcy));
           const d2 = f32x4.add(f32x4.mul(dx, dx), f32x4.mul(dy, dy));
-          if (!v128.any_true(f32x4.lt(d2, f32x4.splat(load<f32>(candD2 + (<usize>(k - 1) << 2)))))) { i += 3; continue; }
+          if (have == k) {
+            if (!v128.any_true(f32x4.lt(d2, f32x4.splat(load<f32>(candD2 + (<usize>(k - 1) << 2)))))) { i += 3; continue; }
+          } else if (i32x4.all_true(f32x4.gt(d2, f32x4.splat(cap)))) { i += 3; continue; }
         }
         const d2 = pairDistanceSq(soa, row, i, bcx, bcy);
+        if (have < k && d2 > cap) continue;
         const d = Mathf.sqrt(d2);
         if (have == k && !(d < load<f32>(candD + (<usize>(k - 1) << 2)))) continue;
         let p = have < k ? have : k - 1;
@@ -91,6 +132,7 @@ export function atssAssign(
       }
       total += k;
       start += nl;
+      blocks += (nl + BLOCK - 1) >> BLOCK_SHIFT;
     }
     // threshold: mean + unbiased std of the candidates' IoUs
     let sum: f64 = 0;
@@ -134,7 +176,7 @@ export function atssAssign(
 /**
  * atssAssign for `rows` images that share one anchor set (every anchor valid), one image per row: per image, gts
  * (maxG × 4; the first gtCount[r] are real) and its own stats (3·maxG f32), cand (numLevels·topk i32), candD (2·topk
- * f32), assigned and maxOverlaps (n each) and soa (7n f32). No intermediates. Returns the number of positives.
+ * f32), assigned and maxOverlaps (n each) and soa (soaBytes(n, numLevels)). No intermediates. Returns the number of positives.
  */
 export function atssAssignBatch(
   anchors: usize, n: i32, levels: usize, numLevels: i32, gts: usize, gtCount: usize, maxG: i32, topk: i32,
@@ -146,7 +188,7 @@ export function atssAssignBatch(
     total += <f64>atssAssign(
       anchors, n, levels, numLevels, gts + ri * <usize>maxG * 16, load<i32>(gtCount + (ri << 2)), topk, 0, 0, 0, 0,
       stats + ri * <usize>maxG * 12, cand + ri * <usize>(numLevels * topk) * 4, candD + ri * <usize>topk * 8,
-      assigned + ri * <usize>n * 4, maxOverlaps + ri * <usize>n * 4, soa + ri * <usize>n * 28,
+      assigned + ri * <usize>n * 4, maxOverlaps + ri * <usize>n * 4, soa + ri * soaBytes(n, numLevels),
     );
   }
   return total;
@@ -172,6 +214,51 @@ export function atssAssignBatch(
   const dx = load<f32>(o + 4 * row) - bcx, dy = load<f32>(o + 5 * row) - bcy;
   return dx * dx + dy * dy;
 }
+
+/** Lower bound of the squared distance from (bcx, bcy) to every centre of a block, from its bounds at bb. */
+// @ts-ignore: decorator
+@inline function blockLowerBound(bb: usize, bcx: f32, bcy: f32): f32 {
+  const x0 = load<f32>(bb), x1 = load<f32>(bb, 4), y0 = load<f32>(bb, 8), y1 = load<f32>(bb, 12);
+  const dx: f32 = bcx < x0 ? x0 - bcx : bcx > x1 ? x1 - bcx : 0;
+  const dy: f32 = bcy < y0 ? y0 - bcy : bcy > y1 ? y1 - bcy : 0;
+  return dx * dx + dy * dy;
+}
+
+/**
+ * An upper bound on the squared distance of a level's k-th candidate, so that the scan in anchor order can pass over
+ * anchors that cannot be among the k nearest before it has found k (scanning toward the gt centre would otherwise
+ * insert nearly every anchor it meets). From the block nearest the centre: when it holds k anchors with finite
+ * distances, the k-th smallest of their d² times (1 + 2⁻²⁰) — the margin keeps every anchor whose distance (sqrt,
+ * rounded) could tie the k-th's, since equal distances are ordered by anchor index. +∞ otherwise. `tmp`: k f32.
+ */
+function candidateCap(soa: usize, row: usize, levelBounds: usize, start: i32, nl: i32, k: i32, bcx: f32, bcy: f32, tmp: usize): f32 {
+  const nb = (nl + BLOCK - 1) >> BLOCK_SHIFT;
+  let best = 0;
+  let bestLb: f32 = Infinity;
+  for (let t = 0; t < nb; t++) {
+    const lb = blockLowerBound(levelBounds + (<usize>t << 4), bcx, bcy);
+    if (lb < bestLb) { bestLb = lb; best = t; }
+  }
+  const s0 = start + (best << BLOCK_SHIFT), s1 = min(s0 + BLOCK, start + nl);
+  if (s1 - s0 < k) return Infinity;
+  // the k smallest d² of the block, kept sorted in tmp
+  let have = 0;
+  for (let i = s0; i < s1; i++) {
+    const d2 = pairDistanceSq(soa, row, i, bcx, bcy);
+    if (!(have < k ? d2 == d2 : d2 < load<f32>(tmp + (<usize>(k - 1) << 2)))) continue;
+    let p = have < k ? have : k - 1;
+    while (p > 0 && load<f32>(tmp + (<usize>(p - 1) << 2)) > d2) {
+      store<f32>(tmp + (<usize>p << 2), load<f32>(tmp + (<usize>(p - 1) << 2)));
+      p--;
+    }
+    store<f32>(tmp + (<usize>p << 2), d2);
+    if (have < k) have++;
+  }
+  return have < k ? Infinity : load<f32>(tmp + (<usize>(k - 1) << 2)) * CAP_MARGIN;
+}
+
+/** 1 + 2⁻²⁰: far above sqrt's rounding (2⁻²⁴ relative), far below the gaps between distinct anchor distances. */
+const CAP_MARGIN: f32 = 1.00000095367431640625;
 
 /** Every IoU and centre distance (the intermediates), gt-major, four anchors at a time; the same bits as pairIou. */
 function allPairs(soa: usize, row: usize, n: i32, gts: usize, g: i32, overlaps: usize, distances: usize): void {

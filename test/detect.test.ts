@@ -241,6 +241,36 @@ for (const backend of backends()) {
       }
     });
 
+    it('ATSS candidates are the topk nearest anchors per level by (float32 distance, anchor index), on tie-heavy and random scenes', () => {
+      const g = gfl(backend);
+      for (let s = 0; s < 8; s++) {
+        const r = rng(900 + s);
+        const G = 1 + Math.floor(r() * 12);
+        const gtBboxes = new Float32Array(G * 4);
+        for (let j = 0; j < G; j++) {
+          const w = 4 + r() * 300, h = 4 + r() * 300;
+          // half of the scenes put the centres on multiples of 4 px: equidistant from many grid anchors (stride ≥ 8)
+          const cx = s % 2 ? 4 * Math.round(r() * 160) : r() * 640, cy = s % 2 ? 4 * Math.round(r() * 160) : r() * 640;
+          gtBboxes.set([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2].map(fr), j * 4);
+        }
+        const res = g.atssTargetsSync({ gtBboxes, gtLabels: new Int32Array(G), numGts: [G] }, { numClasses: 1, padShape: [[640, 640]], intermediates: true });
+        const it = res.images[0].intermediates!;
+        for (let j = 0; j < G; j++) {
+          let start = 0;
+          for (const nl of res.images[0].numLevelAnchorsInside) {
+            const order = Array.from({ length: nl }, (_, k) => start + k)
+              .sort((p, q) => it.distances[p * G + j] - it.distances[q * G + j] || p - q);
+            const want = new Set(order.slice(0, Math.min(9, nl)));
+            for (let i = start; i < start + nl; i++) expect(it.isCandidate[i * G + j], `gt ${j} anchor ${i}`).toBe(want.has(i) ? 1 : 0);
+            start += nl;
+          }
+        }
+        // the fast path (no intermediates) assigns the same anchors
+        const fast = g.atssTargetsSync({ gtBboxes, gtLabels: new Int32Array(G), numGts: [G] }, { numClasses: 1, padShape: [[640, 640]] });
+        expect(Array.from(fast.images[0].assignedGtInds)).toEqual(Array.from(res.images[0].assignedGtInds));
+      }
+    });
+
     it('ATSS tie rule: equal centre distances at the topk boundary take the lower anchor index', () => {
       const g = gfl(backend);
       // one level, a 1-D row of anchors centred at 0, 10, 20, …; a gt centred at 45 is equidistant from 40 and 50

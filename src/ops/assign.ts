@@ -62,11 +62,16 @@ export interface AtssAssignResult {
 
 interface AtssProblem { anchors: Float32Array; levels: Int32Array; gts: Float32Array; labels?: Int32Array }
 
+/** Bytes of the ATSS kernel's per-image scratch (`soa`): seven rows of n floats, then 16 bytes per block of 64 anchors. */
+function atssScratchBytes(n: number, numLevels: number): number {
+  return 28 * n + 16 * ((n >> 6) + numLevels);
+}
+
 function atssBuffers(f: ReturnType<WasmRuntime['frame']>, n: number, g: number, numLevels: number, topk: number) {
   return {
     overlaps: f.reserve(n * g * 4), distances: f.reserve(n * g * 4), cand: f.reserve(n * g), pos: f.reserve(n * g),
     stats: f.reserve(3 * g * 4), candIdx: f.reserve(numLevels * topk * 4), candD: f.reserve(topk * 8),
-    assigned: f.reserve(n * 4), maxOv: f.reserve(n * 4), soa: f.reserve(n * 28),
+    assigned: f.reserve(n * 4), maxOv: f.reserve(n * 4), soa: f.reserve(atssScratchBytes(n, numLevels)),
   };
 }
 
@@ -314,7 +319,7 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
   const batched = !inter && full.every((v) => v);
   const batch = batched ? {
     gts: f.floats(B * maxG * 4), counts: f.reserve(B * 4), stats: f.floats(B * 3 * maxG), cand: f.reserve(B * L * topk * 4),
-    candD: f.floats(B * 2 * topk), assigned: f.reserve(B * N * 4), maxOv: f.floats(B * N), soa: f.floats(B * N * 7),
+    candD: f.floats(B * 2 * topk), assigned: f.reserve(B * N * 4), maxOv: f.floats(B * N), soa: f.reserve(B * atssScratchBytes(N, L)),
   } : undefined;
   const compactPtr = batched ? 0 : f.reserve(N * 16);
   const buf = batched ? undefined : atssBuffers(f, N, maxG, L, topk);
@@ -327,7 +332,7 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
     i32At(rt, batch.counts, B).set(numGts);
     const call = kernelCall('atssAssignBatch',
       [anchorsPtr, N, levelsPtr, L, batch.gts, batch.counts, maxG, topk, batch.stats, batch.cand, batch.candD, batch.assigned, batch.maxOv, batch.soa, B],
-      [0, 0, 0, 0, maxG * 16, 4, 0, 0, maxG * 12, L * topk * 4, topk * 8, N * 4, N * 4, N * 28, 'rows'], B, N);
+      [0, 0, 0, 0, maxG * 16, 4, 0, 0, maxG * 12, L * topk * 4, topk * 8, N * 4, N * 4, atssScratchBytes(N, L), 'rows'], B, N);
     call.rowsPerBlock = 1;
     // every anchor of every image is valid: the targets' defaults are written while the images are assigned
     call.sideWork = () => {
