@@ -298,7 +298,7 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
   const { B, N, gen, numGts, gts, labels, pads, strides, sizes, topk, inter, numClasses } = plan;
   const L = sizes.length;
   const maxG = Math.max(1, ...Array.from(numGts));
-  const { rowOf, labels: labelsOut, labelWeights, bboxTargets, bboxWeights, validFlags } = sink;
+  const { labels: labelsOut, labelWeights, bboxTargets, bboxWeights, validFlags } = sink;
   /** Background labels, zero boxes, and `weight` for every row (1 when every anchor is valid). */
   const resetTargets = (weight: number) => {
     labelsOut.fill(numClasses);
@@ -390,27 +390,41 @@ export function* atssTargetsInto(rt: WasmRuntime, plan: ReturnType<typeof atssPl
       }
     }
     if (r) images.push({ ...r, numLevelAnchorsInside: levelsInside.slice(), avgFactor: Math.max(r.posInds.length, 1) });
-    let numPos = 0;
-    for (let t = 0; t < inside.length; t++) if (assigned[t] >= 0) numPos++;
+    // batched: every row's weight is 1 already (the call's side work)
+    const numPos = writeImageTargets(sink, b * N, inside, assigned, imgLabels, imgGts, !batch);
     numPosAll += numPos;
     avgFactor += Math.max(numPos, 1);
-    const base = b * N;
-    if (!batch) { // batched: every row's weight is 1 already (the call's side work)
-      if (rowOf) for (let t = 0; t < inside.length; t++) labelWeights[rowOf[base + inside[t]]] = 1;
-      else for (let t = 0; t < inside.length; t++) labelWeights[base + inside[t]] = 1;
-    }
-    for (let t = 0; t < inside.length; t++) {
-      const gi = assigned[t];
-      if (gi < 0) continue;
-      const src = base + inside[t];
-      const row = rowOf ? rowOf[src] : src;
-      labelsOut[row] = imgLabels[gi];
-      for (let c = 0; c < 4; c++) bboxTargets[row * 4 + c] = imgGts[gi * 4 + c];
-      bboxWeights?.fill(1, row * 4, row * 4 + 4);
-    }
     gOff += g;
   }
   return { anchors: gen, avgFactor, numPos: numPosAll, images };
+}
+
+/**
+ * One image's targets into the sink, at rows rowOf[base + inside[t]] (or base + inside[t]): label and box of the
+ * assigned gt, and with `weights` a label weight of 1 for every valid anchor. Returns the image's positives. (A plain
+ * function: V8 runs these loops several times slower inside the generator.)
+ */
+function writeImageTargets(
+  sink: AtssSink, base: number, inside: Int32Array, assigned: Int32Array, imgLabels: Int32Array, imgGts: Float32Array,
+  weights: boolean,
+): number {
+  const { rowOf, labels: labelsOut, labelWeights, bboxTargets, bboxWeights } = sink;
+  if (weights) {
+    if (rowOf) for (let t = 0; t < inside.length; t++) labelWeights[rowOf[base + inside[t]]] = 1;
+    else for (let t = 0; t < inside.length; t++) labelWeights[base + inside[t]] = 1;
+  }
+  let numPos = 0;
+  for (let t = 0; t < inside.length; t++) {
+    const gi = assigned[t];
+    if (gi < 0) continue;
+    numPos++;
+    const src = base + inside[t];
+    const row = rowOf ? rowOf[src] : src;
+    labelsOut[row] = imgLabels[gi];
+    for (let c = 0; c < 4; c++) bboxTargets[row * 4 + c] = imgGts[gi * 4 + c];
+    bboxWeights?.fill(1, row * 4, row * 4 + 4);
+  }
+  return numPos;
 }
 
 export function* atssTargets(rt: WasmRuntime, input: AtssTargetsInput, options: AtssTargetsOptions): Op<AtssTargetsResult> {
