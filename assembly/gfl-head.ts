@@ -128,7 +128,7 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
  * tens of megabytes are cache and TLB misses, so each is visited once):
  * - GFL quality weights w_k = max_c sigmoid(cls[k, c]) (detached in mmdetection), taken as sigmoid of the row max
  *   since sigmoid is monotone. With `clsDense`, row k of `cls` (cols wide) is the positive's row index[k] (the dense
- *   logits, read in place); otherwise row k (compact rows: the caller's maxima, cols = 1).
+ *   logits, read in place); otherwise row k (the positives' rows, gathered by the caller).
  * - with `predDst` not 0, the box logits row index[k] of the dense `predSrc` (predWidth floats) copied to row k of
  *   predDst (compact rows for gflHeadPositives).
  * Returns Σ w.

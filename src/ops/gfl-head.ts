@@ -13,7 +13,7 @@ import { GflInputError } from '../errors.js';
 import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, i32Array, finiteNumber, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite } from '../validate.js';
 import { FLOAT32_EPS } from './reduce.js';
-import { gatherRows, expandRows, rowMaxima, rowsWithLabelIn, scaledInto, scatterValues } from './rows.js';
+import { gatherRows, expandRows, rowsWithLabelIn, scaledInto, scatterValues } from './rows.js';
 
 export interface GflHeadInput {
   /** Classification logits, N × C (rows: level-major, then image, y, x, as mmdetection flattens them). */
@@ -188,9 +188,9 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   })();
 
   const rowW = 4 * bins;
-  // Logits already in gfloss memory (zero-copy inputs) are read there: the positives' rows are gathered and their
-  // maxima taken in wasm. Others are read from the caller's arrays for just those rows, in JavaScript: a copy of the
-  // whole array would move twenty times the bytes (the class logits stream in later, during the QFL call).
+  // The positives' rows of the class and box logits: gathered in wasm from arrays already in gfloss memory (zero-copy
+  // inputs), else in JavaScript from the caller's arrays, just those rows (a copy of the whole array would move twenty
+  // times the bytes; the class logits stream in later, during the QFL call). Their maxima are taken in wasm either way.
   const predInPlace = rt.owns(bboxPred), clsInPlace = rt.owns(cls);
   const f = rt.frame();
   const pCls = f.streamIn(cls, c), pLabel = f.input(labels);
@@ -198,7 +198,7 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   const pPos = f.input(pos);
   const pScore = f.floats(n), pCoef = f.floats(n), pRow = f.floats(n, wantLevels);
   const pGradCls = f.floats(n * c, grad, gradClsOut);
-  const pPosMax = f.floats(npos, !clsInPlace), pW = f.floats(npos);
+  const pPosCls = f.floats(npos * c, !clsInPlace), pW = f.floats(npos);
   const pPred = f.floats(npos * rowW), pAnchor = f.floats(npos * 4), pStride = f.floats(npos), pTarget = f.floats(npos * 4);
   const pGradPos = f.floats(npos * rowW, grad);
   const pPredBox = f.floats(npos * 4), pTargetBox = f.floats(npos * 4), pCorners = f.floats(npos * 4);
@@ -208,13 +208,12 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   gatherRows(anchors, pos, 4, f.view(pAnchor, npos * 4));
   gatherRows(targets, pos, 4, f.view(pTarget, npos * 4));
   gatherRows(stride, pos, 1, f.view(pStride, npos));
-  if (!clsInPlace) rowMaxima(cls, pos, c, f.view(pPosMax, npos));
+  if (!clsInPlace) gatherRows(cls, pos, c, f.view(pPosCls, npos * c));
 
-  // the quality weights (from the class logits in place, or from the maxima above), and the box logits in place
-  // gathered to compact rows
+  // the quality weights, and the box logits in place gathered to compact rows
   const sumW = yield kernelCall('gflHeadGather',
-    [pPos, clsInPlace ? pCls : pPosMax, clsInPlace ? 1 : 0, pW, npos, clsInPlace ? c : 1, pBboxPred, predInPlace ? pPred : 0, rowW],
-    [4, clsInPlace ? 0 : 4, 0, 4, 'rows', 0, 0, predInPlace ? 4 * rowW : 0, 0], npos, (clsInPlace ? c : 1) + (predInPlace ? rowW : 0));
+    [pPos, clsInPlace ? pCls : pPosCls, clsInPlace ? 1 : 0, pW, npos, c, pBboxPred, predInPlace ? pPred : 0, rowW],
+    [4, clsInPlace ? 0 : 4 * c, 0, 4, 'rows', 0, 0, predInPlace ? 4 * rowW : 0, 0], npos, c + (predInPlace ? rowW : 0));
   // bbox_avg_factor is a Python float in upstream (`.item()`): a constant, no gradient
   const bboxAvg = Math.max(sumW, 1);
   const boxCoef = lw.bbox / (1 + FLOAT32_EPS) / bboxAvg;

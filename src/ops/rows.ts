@@ -1,54 +1,41 @@
-// Row copies between the caller's arrays and gfloss memory for the positives passes. Narrow rows (boxes, strides) as
-// plain loops: a subarray() per row allocates a view object, which costs more than copying four numbers; wide rows
-// (box distributions, 4·bins floats) with one set() each, whose memcpy beats the loop.
+// Row copies between the caller's arrays and gfloss memory for the positives passes. The rows are picked out of
+// arrays of tens of megabytes, so each row is a cache (and TLB) miss: four rows are copied interleaved, element by
+// element, which keeps four misses in flight (about 1.6× faster than one set() per row at b8, cold cache). Narrow
+// rows (boxes, strides) as one plain loop.
 
 /** dst[k·width …] = src[rows[k]·width …] for every k. */
 export function gatherRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
+  let k = 0;
   if (width >= WIDE) {
-    for (let k = 0; k < rows.length; k++) dst.set(src.subarray(rows[k] * width, (rows[k] + 1) * width), k * width);
-    return;
+    for (; k + 4 <= rows.length; k += 4) {
+      const s0 = rows[k] * width, s1 = rows[k + 1] * width, s2 = rows[k + 2] * width, s3 = rows[k + 3] * width;
+      const o0 = k * width, o1 = o0 + width, o2 = o1 + width, o3 = o2 + width;
+      for (let j = 0; j < width; j++) {
+        dst[o0 + j] = src[s0 + j]; dst[o1 + j] = src[s1 + j]; dst[o2 + j] = src[s2 + j]; dst[o3 + j] = src[s3 + j];
+      }
+    }
   }
-  for (let k = 0, o = 0; k < rows.length; k++) {
+  for (let o = k * width; k < rows.length; k++) {
     for (let j = 0, s = rows[k] * width; j < width; j++) dst[o++] = src[s + j];
   }
 }
 
-/** Rows at least this wide are copied with one set() each (a memcpy; its view object costs less than the loop). */
-const WIDE = 32;
-
-/**
- * dst[k] = max over src[rows[k]·width …], NaN if the row holds one; of two zeros either may come out (the callers
- * take a sigmoid of it, which is 0.5 for both). Four running maxima per row, so the loop is not one long chain.
- */
-export function rowMaxima(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
-  for (let k = 0; k < rows.length; k++) {
-    const s = rows[k] * width, e = s + width;
-    let m0 = -Infinity, m1 = -Infinity, m2 = -Infinity, m3 = -Infinity, nan = 0;
-    let j = s;
-    for (; j + 4 <= e; j += 4) {
-      const a = src[j], b = src[j + 1], c = src[j + 2], d = src[j + 3];
-      m0 = a > m0 ? a : m0; m1 = b > m1 ? b : m1; m2 = c > m2 ? c : m2; m3 = d > m3 ? d : m3;
-      nan += a + b + c + d; // NaN stays NaN; ±∞ are fine, the sum is only tested for NaN
-    }
-    for (; j < e; j++) { const a = src[j]; m0 = a > m0 ? a : m0; nan += a; }
-    const m = Math.max(m0, m1, m2, m3);
-    // ∞ + −∞ is NaN too: only then look again, element by element
-    dst[k] = nan === nan || !rowHasNaN(src, s, e) ? m : NaN;
-  }
-}
-
-function rowHasNaN(src: Float32Array, s: number, e: number): boolean {
-  for (let j = s; j < e; j++) if (src[j] !== src[j]) return true;
-  return false;
-}
+/** Rows at least this wide are copied four at a time. */
+const WIDE = 16;
 
 /** dst[rows[k]·width …] = src[k·width …] for every k (the other rows of dst are left as they are). */
 function scatterRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
+  let k = 0;
   if (width >= WIDE) {
-    for (let k = 0; k < rows.length; k++) dst.set(src.subarray(k * width, (k + 1) * width), rows[k] * width);
-    return;
+    for (; k + 4 <= rows.length; k += 4) {
+      const d0 = rows[k] * width, d1 = rows[k + 1] * width, d2 = rows[k + 2] * width, d3 = rows[k + 3] * width;
+      const o0 = k * width, o1 = o0 + width, o2 = o1 + width, o3 = o2 + width;
+      for (let j = 0; j < width; j++) {
+        dst[d0 + j] = src[o0 + j]; dst[d1 + j] = src[o1 + j]; dst[d2 + j] = src[o2 + j]; dst[d3 + j] = src[o3 + j];
+      }
+    }
   }
-  for (let k = 0, o = 0; k < rows.length; k++) {
+  for (let o = k * width; k < rows.length; k++) {
     for (let j = 0, d = rows[k] * width; j < width; j++) dst[d + j] = src[o++];
   }
 }
