@@ -5,38 +5,34 @@
 
 /** dst[k·width …] = src[rows[k]·width …] for every k. */
 export function gatherRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
-  let k = 0;
-  if (width >= WIDE) {
-    for (; k + 4 <= rows.length; k += 4) {
-      const s0 = rows[k] * width, s1 = rows[k + 1] * width, s2 = rows[k + 2] * width, s3 = rows[k + 3] * width;
-      const o0 = k * width, o1 = o0 + width, o2 = o1 + width, o3 = o2 + width;
-      for (let j = 0; j < width; j++) {
-        dst[o0 + j] = src[s0 + j]; dst[o1 + j] = src[s1 + j]; dst[o2 + j] = src[s2 + j]; dst[o3 + j] = src[s3 + j];
-      }
-    }
-  }
-  for (let o = k * width; k < rows.length; k++) {
-    for (let j = 0, s = rows[k] * width; j < width; j++) dst[o++] = src[s + j];
-  }
+  moveRows(src, dst, rows, width, false);
+}
+
+/** dst[rows[k]·width …] = src[k·width …] for every k (the other rows of dst are left as they are). */
+function scatterRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
+  moveRows(src, dst, rows, width, true);
 }
 
 /** Rows at least this wide are copied four at a time. */
 const WIDE = 16;
 
-/** dst[rows[k]·width …] = src[k·width …] for every k (the other rows of dst are left as they are). */
-function scatterRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
+/** Row k of the compact side is row rows[k] of the dense side; `scatter` says which side is the destination. */
+function moveRows(src: Float32Array, dst: Float32Array, rows: Int32Array, width: number, scatter: boolean): void {
   let k = 0;
   if (width >= WIDE) {
     for (; k + 4 <= rows.length; k += 4) {
-      const d0 = rows[k] * width, d1 = rows[k + 1] * width, d2 = rows[k + 2] * width, d3 = rows[k + 3] * width;
-      const o0 = k * width, o1 = o0 + width, o2 = o1 + width, o3 = o2 + width;
+      const r0 = rows[k] * width, r1 = rows[k + 1] * width, r2 = rows[k + 2] * width, r3 = rows[k + 3] * width;
+      const c0 = k * width, c1 = c0 + width, c2 = c1 + width, c3 = c2 + width;
+      const s0 = scatter ? c0 : r0, s1 = scatter ? c1 : r1, s2 = scatter ? c2 : r2, s3 = scatter ? c3 : r3;
+      const d0 = scatter ? r0 : c0, d1 = scatter ? r1 : c1, d2 = scatter ? r2 : c2, d3 = scatter ? r3 : c3;
       for (let j = 0; j < width; j++) {
-        dst[d0 + j] = src[o0 + j]; dst[d1 + j] = src[o1 + j]; dst[d2 + j] = src[o2 + j]; dst[d3 + j] = src[o3 + j];
+        dst[d0 + j] = src[s0 + j]; dst[d1 + j] = src[s1 + j]; dst[d2 + j] = src[s2 + j]; dst[d3 + j] = src[s3 + j];
       }
     }
   }
-  for (let o = k * width; k < rows.length; k++) {
-    for (let j = 0, d = rows[k] * width; j < width; j++) dst[d + j] = src[o++];
+  for (; k < rows.length; k++) {
+    const r = rows[k] * width, c = k * width, s = scatter ? c : r, d = scatter ? r : c;
+    for (let j = 0; j < width; j++) dst[d + j] = src[s + j];
   }
 }
 
