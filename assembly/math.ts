@@ -75,13 +75,11 @@ export const ATANH_Q0: f32 = 0.3333320915699005;
   const fx = nearest<f32>(x * LOG2E);
   let r = x - fx * LN2_HI;
   r = r - fx * LN2_LO;
+  // P(r) by Estrin's scheme, grouped exactly as the f32x4 stages (expPolyHead4, expPolyTail4), so both tiers round alike
   const z = r * r;
-  let y: f32 = EXP_P4;
-  y = y * r + EXP_P3;
-  y = y * r + EXP_P2;
-  y = y * r + EXP_P1;
-  y = y * r + EXP_P0;
-  y = y * z + r + 1.0;
+  const h = (r * EXP_P3 + EXP_P2) + z * EXP_P4;
+  let y = (r * EXP_P1 + EXP_P0) + h * z;
+  y = (y * z + r) + 1.0;
   const n = <i32>fx;
   const n1 = n >> 1;
   const n2 = n - n1;
@@ -232,20 +230,23 @@ export function atan1(x: f32): f32 {
   return f32x4.sub(r, f32x4.mul(fx, kf(LN2_LO, k)));
 }
 
-/** Stage 3: the first half of exp1's polynomial P(r). */
+/**
+ * Stage 3: the upper half of exp1's polynomial P(r) = P0 + P1·r + P2·r² + P3·r³ + P4·r⁴, by Estrin's scheme:
+ * h = (P2 + P3·r) + P4·r². The same operations as Horner's rule (r² is needed anyway), in about half the chain of
+ * dependent steps, which is what bounds these kernels (see above).
+ */
 // @ts-ignore: decorator
 @inline export function expPolyHead4(r: v128, k: v128 = i32x4.splat(0)): v128 {
-  let y = kf(EXP_P4, k);
-  y = f32x4.add(f32x4.mul(y, r), kf(EXP_P3, k));
-  return f32x4.add(f32x4.mul(y, r), kf(EXP_P2, k));
+  const r2 = f32x4.mul(r, r);
+  return f32x4.add(f32x4.add(f32x4.mul(r, kf(EXP_P3, k)), kf(EXP_P2, k)), f32x4.mul(r2, kf(EXP_P4, k)));
 }
 
-/** Stage 4: the second half; e^r = 1 + r + r²·y. */
+/** Stage 4: P(r) = (P0 + P1·r) + h·r², and e^r = 1 + r + r²·P(r). */
 // @ts-ignore: decorator
-@inline export function expPolyTail4(y: v128, r: v128, k: v128 = i32x4.splat(0)): v128 {
-  y = f32x4.add(f32x4.mul(y, r), kf(EXP_P1, k));
-  y = f32x4.add(f32x4.mul(y, r), kf(EXP_P0, k));
-  return f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(r, r)), r), kf(1.0, k));
+@inline export function expPolyTail4(h: v128, r: v128, k: v128 = i32x4.splat(0)): v128 {
+  const r2 = f32x4.mul(r, r);
+  const y = f32x4.add(f32x4.add(f32x4.mul(r, kf(EXP_P1, k)), kf(EXP_P0, k)), f32x4.mul(h, r2));
+  return f32x4.add(f32x4.add(f32x4.mul(y, r2), r), kf(1.0, k));
 }
 
 /** Stage 5 of exp4: e^r·2^n, 2^n applied in two halves so that n down to −150 still gives subnormals. */
