@@ -68,6 +68,49 @@ const step = (() => {
   };
 })();
 
+// task-aligned assignment + YOLOv8 loss: 4 images × 2,000 anchor points, nc = 20 → the assignment runs one image per
+// block (4 blocks), the loss's class pass 4 × 2,000 × 20 logits (> PARALLEL_MIN_ELEMENTS)
+const YB = 4, YNC = 20, YLEVELS: Array<[number, number]> = [[40, 40], [20, 20]], YSTRIDES = [8, 16];
+const yolo = (() => {
+  const pts: number[] = [];
+  YLEVELS.forEach(([h, w], l) => { for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) pts.push((x + 0.5) * YSTRIDES[l], (y + 0.5) * YSTRIDES[l]); });
+  const A = pts.length / 2, M = 6;
+  const anchorPoints = Float32Array.from(pts);
+  const predScores = uniform(r, YB * A * YNC, -5, 2);
+  const pdScores = predScores.map((x) => 1 / (1 + Math.exp(-x)));
+  const pdBboxes = new Float32Array(YB * A * 4);
+  for (let i = 0; i < YB * A; i++) {
+    const a = i % A, cx = pts[2 * a], cy = pts[2 * a + 1], w = 8 + r() * 120, h = 8 + r() * 120;
+    pdBboxes.set([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], i * 4);
+  }
+  const gtBboxes = new Float32Array(YB * M * 4), gtLabels = new Int32Array(YB * M);
+  for (let i = 0; i < YB * M; i++) {
+    if (i % M === M - 1) continue; // one padding slot per image
+    const w = 16 + r() * 150, h = 16 + r() * 150, x = r() * (320 - w), y = r() * (320 - h);
+    gtBboxes.set([x, y, x + w, y + h], i * 4);
+    gtLabels[i] = Math.floor(r() * YNC);
+  }
+  return { tal: { pdScores, pdBboxes, anchorPoints, gtLabels, gtBboxes }, predScores, predDistri: uniform(r, YB * A * 64, -3, 3) };
+})();
+
+const YOPTS = { levels: YLEVELS, strides: YSTRIDES, batchSize: YB };
+type Tal = ReturnType<Gfl['taskAlignedAssignSync']>;
+type Yolo = ReturnType<Gfl['yoloV8LossSync']>;
+const yoloInput = (t: Tal) => ({ predScores: yolo.predScores, predDistri: yolo.predDistri, targetBboxes: t.targetBboxes, targetScores: t.targetScores, fgMask: t.fgMask });
+const yoloResult = (t: Tal, l: Yolo): Result => ({
+  numFg: t.numFg, targetBboxes: t.targetBboxes, targetScores: t.targetScores, targetLabels: Float32Array.from(t.targetLabels),
+  targetGtIdx: Float32Array.from(t.targetGtIdx), fgMask: Float32Array.from(t.fgMask), loss: l.loss, lossBox: l.lossBox,
+  lossCls: l.lossCls, lossDfl: l.lossDfl, gradPredScores: l.gradPredScores, gradPredDistri: l.gradPredDistri,
+});
+function yoloSync(g: Gfl): Result {
+  const t = g.taskAlignedAssignSync(yolo.tal);
+  return yoloResult(t, g.yoloV8LossSync(yoloInput(t), YOPTS));
+}
+async function yoloAsync(g: Gfl): Promise<Result> {
+  const t = await g.taskAlignedAssign(yolo.tal);
+  return yoloResult(t, await g.yoloV8Loss(yoloInput(t), YOPTS));
+}
+
 function both(name: string, f: (g: Gfl, a: boolean) => Result | Promise<Result>): Case {
   return { name, sync: (g) => f(g, false) as Result, async: (g) => Promise.resolve(f(g, true)) };
 }
@@ -125,6 +168,7 @@ export const CASES: Case[] = [
     const args = [step.input, { numClasses: STEP_C }] as const;
     return (a ? g.step(...args) : g.stepSync(...args)) as unknown as Result;
   }), splits: 2 },
+  { ...both('task-aligned assignment (one image per block) + YOLOv8 loss', (g, a) => (a ? yoloAsync(g) : yoloSync(g))), splits: 2 },
 ];
 
 /** '' when every field is bitwise equal, else a description of the first difference. */

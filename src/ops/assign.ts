@@ -499,6 +499,11 @@ export interface TalResult {
   intermediates?: TalIntermediates;
 }
 
+/** Bytes of the task-aligned kernel's scratch per image (scratchBytes in assembly/tal.ts). */
+function talScratchBytes(a: number, m: number, topk: number): number {
+  return Math.ceil((m * a * 11 + topk * 8 + m * topk * 8) / 16) * 16;
+}
+
 export function* taskAlignedAssign(rt: WasmRuntime, input: TalInput, options?: TalOptions): Op<TalResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
@@ -545,41 +550,53 @@ export function* taskAlignedAssign(rt: WasmRuntime, input: TalInput, options?: T
     if (inter) res.intermediates = { maskInGts: new Float32Array(0), alignMetric: new Float32Array(0), overlaps: new Float32Array(0), maskPosBeforeHighest: new Float32Array(0), maskPos: new Float32Array(0), normAlignMetric: new Float32Array(B * A) };
     return res;
   }
+  // Without intermediates all images go in one call, one image per block (the thread pool assigns them in parallel),
+  // each with its own scratch; with them, image by image through one scratch, read back after each.
+  const scratchBytes = talScratchBytes(A, M, topk);
   const f = rt.frame();
   const p = {
     scores: f.input(sc), pred: f.input(pd), points: f.input(points), labels: f.input(labels), gts: f.input(gts), mask: f.input(mask),
-    overlaps: f.reserve(M * A * 4), align: f.reserve(M * A * 4), inGts: f.reserve(M * A), posBefore: f.reserve(M * A), pos: f.reserve(M * A),
-    top: f.reserve(topk * 4), topV: f.reserve(topk * 4),
-    tLabels: f.reserve(A * 4), tIdx: f.reserve(A * 4), fg: f.reserve(A * 4), tBoxes: f.reserve(A * 16), tScores: f.reserve(A * nc * 4), norm: f.reserve(A * 4),
+    scratch: f.reserve((inter ? 1 : B) * scratchBytes),
+    tLabels: f.reserve(B * A * 4), tIdx: f.reserve(B * A * 4), fg: f.reserve(B * A * 4), tBoxes: f.reserve(B * A * 16),
+    tScores: f.reserve(B * A * nc * 4), norm: f.reserve(B * A * 4),
   };
   f.ready();
-  const im: TalIntermediates | undefined = inter ? {
-    maskInGts: new Float32Array(B * M * A), alignMetric: new Float32Array(B * M * A), overlaps: new Float32Array(B * M * A),
-    maskPosBeforeHighest: new Float32Array(B * M * A), maskPos: new Float32Array(B * M * A), normAlignMetric: new Float32Array(B * A),
-  } : undefined;
+  const args = (b: number, rows: number) => [
+    p.scores + b * A * nc * 4, p.pred + b * A * 16, p.points, p.labels + b * M * 4, p.gts + b * M * 16, p.mask + b * M * 4, A, M, nc,
+    topk, alpha, beta, eps, p.scratch, p.tLabels + b * A * 4, p.tIdx + b * A * 4, p.fg + b * A * 4, p.tBoxes + b * A * 16,
+    p.tScores + b * A * nc * 4, p.norm + b * A * 4, rows,
+  ];
   let numFg = 0;
-  for (let b = 0; b < B; b++) {
-    numFg += yield once('talAssign', [
-      p.scores + b * A * nc * 4, p.pred + b * A * 16, p.points, p.labels + b * M * 4, p.gts + b * M * 16, p.mask + b * M * 4, A, M, nc,
-      topk, alpha, beta, eps, p.overlaps, p.align, p.inGts, p.posBefore, p.pos, p.top, p.topV,
-      p.tLabels, p.tIdx, p.fg, p.tBoxes, p.tScores, p.norm,
-    ]);
-    targetLabels.set(i32At(rt, p.tLabels, A), b * A);
-    targetGtIdx.set(i32At(rt, p.tIdx, A), b * A);
-    const fg = i32At(rt, p.fg, A);
-    for (let i = 0; i < A; i++) fgMask[b * A + i] = fg[i];
-    targetBboxes.set(f32At(rt, p.tBoxes, A * 4), b * A * 4);
-    targetScores.set(f32At(rt, p.tScores, A * nc), b * A * nc);
-    if (im) {
-      const off = b * M * A;
-      im.maskInGts.set(u8At(rt, p.inGts, M * A), off);
-      im.alignMetric.set(f32At(rt, p.align, M * A), off);
-      im.overlaps.set(f32At(rt, p.overlaps, M * A), off);
-      im.maskPosBeforeHighest.set(u8At(rt, p.posBefore, M * A), off);
-      im.maskPos.set(u8At(rt, p.pos, M * A), off);
-      im.normAlignMetric.set(f32At(rt, p.norm, A), b * A);
+  let im: TalIntermediates | undefined;
+  if (!inter) {
+    const call = kernelCall('talAssign', args(0, B),
+      [A * nc * 4, A * 16, 0, M * 4, M * 16, M * 4, 0, 0, 0, 0, 0, 0, 0, scratchBytes, A * 4, A * 4, A * 4, A * 16, A * nc * 4, A * 4, 'rows'],
+      B, A * nc);
+    call.rowsPerBlock = 1;
+    numFg = yield call;
+  } else {
+    im = {
+      maskInGts: new Float32Array(B * M * A), alignMetric: new Float32Array(B * M * A), overlaps: new Float32Array(B * M * A),
+      maskPosBeforeHighest: new Float32Array(B * M * A), maskPos: new Float32Array(B * M * A), normAlignMetric: new Float32Array(B * A),
+    };
+    const ma = M * A;
+    for (let b = 0; b < B; b++) {
+      numFg += yield once('talAssign', args(b, 1));
+      // the scratch layout of assembly/tal.ts: overlaps, align (f32), inGts, posBefore, pos (u8), m × a each
+      const off = b * ma;
+      im.overlaps.set(f32At(rt, p.scratch, ma), off);
+      im.alignMetric.set(f32At(rt, p.scratch + ma * 4, ma), off);
+      im.maskInGts.set(u8At(rt, p.scratch + ma * 8, ma), off);
+      im.maskPosBeforeHighest.set(u8At(rt, p.scratch + ma * 9, ma), off);
+      im.maskPos.set(u8At(rt, p.scratch + ma * 10, ma), off);
     }
+    im.normAlignMetric.set(f32At(rt, p.norm, B * A));
   }
+  targetLabels.set(i32At(rt, p.tLabels, B * A));
+  targetGtIdx.set(i32At(rt, p.tIdx, B * A));
+  fgMask.set(i32At(rt, p.fg, B * A));
+  targetBboxes.set(f32At(rt, p.tBoxes, B * A * 4));
+  targetScores.set(f32At(rt, p.tScores, B * A * nc));
   const res: TalResult = { targetLabels, targetBboxes, targetScores, fgMask, targetGtIdx, numFg };
   if (im) res.intermediates = im;
   return res;

@@ -40,9 +40,8 @@ export interface KernelExports {
     overlaps: number, distances: number, candidate: number, positive: number, stats: number,
     cand: number, candD: number, assigned: number, maxOverlaps: number, soa: number): number;
   talAssign(scores: number, pred: number, points: number, labels: number, gts: number, maskGt: number, a: number,
-    m: number, nc: number, topk: number, alpha: number, beta: number, eps: number,
-    overlaps: number, align: number, inGts: number, posBefore: number, pos: number, top: number, topV: number,
-    targetLabels: number, targetGtIdx: number, fg: number, targetBoxes: number, targetScores: number, norm: number): number;
+    m: number, nc: number, topk: number, alpha: number, beta: number, eps: number, scratch: number,
+    targetLabels: number, targetGtIdx: number, fg: number, targetBoxes: number, targetScores: number, norm: number, rows: number): number;
   nms(boxes: number, scores: number, labels: number, n: number, mode: number, scale: number, iouThr: number,
     sameLabelOnly: number, maxCandidates: number, maxKeep: number, boxesForNms: number, order: number, tmp: number,
     suppressed: number, keep: number): number;
