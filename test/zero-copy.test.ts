@@ -81,6 +81,29 @@ describe('zero-copy buffers (allocate)', () => {
     });
   }
 
+  it('step() with zero-copy logits and gradients gives the copying path\'s bits (2 threads)', async () => {
+    const g = await createGfl({ backend: 'wasm-simd-threads', threads: 2 });
+    try {
+      const r = rng(12);
+      const B = 2, C = 6, S = 320, rows = B * [8, 16, 32, 64, 128].reduce((a, s) => a + Math.ceil(S / s) ** 2, 0);
+      const gtBoxes = [0, 1].map(() => Float32Array.from({ length: 12 }, (_, k) => (k % 4 < 2 ? 20 + r() * 100 : 150 + r() * 150)));
+      const gtLabels = [0, 1].map(() => Int32Array.from({ length: 3 }, () => Math.floor(r() * C)));
+      const input = { clsLogits: uniform(r, rows * C, -6, 2), regLogits: uniform(r, rows * 68, -3, 3), gtBoxes, gtLabels, imageSize: [S, S] as [number, number] };
+      const ref = await g.step(input, { numClasses: C });
+      const clsLogits = g.allocate(rows * C), regLogits = g.allocate(rows * 68);
+      clsLogits.set(input.clsLogits); regLogits.set(input.regLogits);
+      const out = { gradClsScore: g.allocate(rows * C), gradBboxPred: g.allocate(rows * 68) };
+      const res = await g.step({ ...input, clsLogits, regLogits }, { numClasses: C, out });
+      expect(res.numPos).toBeGreaterThan(0);
+      expect([res.lossCls, res.lossBbox, res.lossDfl]).toEqual([ref.lossCls, ref.lossBbox, ref.lossDfl]);
+      expect(res.gradBboxPred).toBe(out.gradBboxPred);
+      expect(Array.from(out.gradClsScore)).toEqual(Array.from(ref.gradClsScore!));
+      expect(Array.from(out.gradBboxPred)).toEqual(Array.from(ref.gradBboxPred!));
+    } finally {
+      await g.dispose();
+    }
+  });
+
   it('rejects an output that overlaps an input by name, and refuses on plain memory', async () => {
     const g = await createGfl({ backend: 'wasm-simd-threads', threads: 1 });
     try {
