@@ -210,10 +210,15 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   gatherRows(stride, pos, 1, f.view(pStride, npos));
   if (!clsInPlace) gatherRows(cls, pos, c, f.view(pPosCls, npos * c));
 
-  // the quality weights, and the box logits in place gathered to compact rows
-  const sumW = yield kernelCall('gflHeadGather',
+  const clsScale = lw.cls / (avgFactor + FLOAT32_EPS);
+  const gradBboxPred = grad ? gradBboxOut ?? new Float32Array(n * rowW) : undefined;
+  // the quality weights, and the box logits in place gathered to compact rows; meanwhile the calling thread writes the
+  // class loss's row coefficients
+  const gatherCall = kernelCall('gflHeadGather',
     [pPos, clsInPlace ? pCls : pPosCls, clsInPlace ? 1 : 0, pW, npos, c, pBboxPred, predInPlace ? pPred : 0, rowW],
     [4, clsInPlace ? 0 : 4 * c, 0, 4, 'rows', 0, 0, predInPlace ? 4 * rowW : 0, 0], npos, c + (predInPlace ? rowW : 0));
+  gatherCall.sideWork = () => scaledInto(labelWeights, clsScale, f.view(pCoef, n));
+  const sumW = yield gatherCall;
   // bbox_avg_factor is a Python float in upstream (`.item()`): a constant, no gradient
   const bboxAvg = Math.max(sumW, 1);
   const boxCoef = lw.bbox / (1 + FLOAT32_EPS) / bboxAvg;
@@ -223,17 +228,12 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
       npos, bins, boxCoef, dflCoef, 1e-6],
     [4 * rowW, 16, 4, 16, 4, 4 * rowW, 16, 16, 16, 4, 4, 4, 64, 'rows', 0, 0, 0, 0], npos, rowW);
 
-  const clsScale = lw.cls / (avgFactor + FLOAT32_EPS);
-  {
-    const score = f.view(pScore, n);
-    scatterValues(f.view(pIou, npos), pos, score);
-    scaledInto(labelWeights, clsScale, f.view(pCoef, n));
-  }
+  scatterValues(f.view(pIou, npos), pos, f.view(pScore, n));
   const gradClsScore = grad ? f.streamOut(pGradCls, gradClsOut ?? new Float32Array(n * c), c) : undefined;
-  const gradBboxPred = grad ? gradBboxOut ?? new Float32Array(n * rowW) : undefined;
   const clsCall = kernelCall('qflLogits', [pCls, pLabel, pScore, pCoef, pRow, 0, pGradCls, 0, n, c, beta],
     [4 * c, 4, 4, 4, 4, 0, 4 * c, 0, 'rows', 0, 0], n, c, f);
-  // the dense box-distribution gradient (zero but at the positives) is written while the QFL blocks run
+  // the dense box-distribution gradient (zero but at the positives) is written while the QFL blocks run: the long call
+  // balances it across the threads, where the short positives call would wait for it
   if (gradBboxPred) clsCall.sideWork = () => expandRows(f.view(pGradPos, npos * rowW), pos, rowW, gradBboxPred, !gradBboxOut);
   const lossCls = yield clsCall;
 
