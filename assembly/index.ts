@@ -9,7 +9,7 @@ export { giou } from "./giou";
 export { ciou } from "./ciou";
 export { gflGeneral } from "./gfl";
 export { gflHeadGather, gflHeadPositives } from "./gfl-head";
-export { yoloV8Positives } from "./yolo";
+export { yoloV8Positives, unitIntervalSum } from "./yolo";
 export { atssAssign, atssAssignBatch } from "./atss";
 export { talAssign } from "./tal";
 export { nms } from "./nms";

@@ -75,3 +75,31 @@ export function yoloV8Positives(
 @inline function clampTo(v: f32, hi: f32): f32 {
   return v < 0 ? 0 : v > hi ? hi : v;
 }
+
+/**
+ * Σ v[i] over n floats that must lie in [0, 1] (ultralytics' target scores, whose sum normalises the loss), in float64;
+ * −1 − i for the first i outside [0, 1] or NaN. The SIMD tier checks and sums four at a time (two f64x2 sums) and
+ * looks at single values only to find the offending one.
+ */
+export function unitIntervalSum(v: usize, n: i32): f64 {
+  let sum: f64 = 0;
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const zero = f32x4.splat(0), one = f32x4.splat(1);
+    let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const x = v128.load(v + (<usize>i << 2));
+      if (!i32x4.all_true(v128.and(f32x4.ge(x, zero), f32x4.le(x, one)))) break;
+      s0 = f64x2.add(s0, f64x2.promote_low_f32x4(x));
+      s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.shuffle<i64>(x, x, 1, 1)));
+    }
+    const s = f64x2.add(s0, s1);
+    sum = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+  }
+  for (; i < n; i++) {
+    const x = load<f32>(v + (<usize>i << 2));
+    if (!(x >= 0 && x <= 1)) return -1 - <f64>i;
+    sum += <f64>x;
+  }
+  return sum;
+}

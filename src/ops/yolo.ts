@@ -11,6 +11,7 @@ import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite, finiteNumber } from '../validate.js';
 import { lossWeights } from './gfl-head.js';
 import { gatherRows, expandRows } from './rows.js';
+import { once } from './nms.js';
 
 export interface YoloV8Input {
   /** Class logits, (B·A) × nc, image-major, anchors level-major then y, x within an image. */
@@ -93,25 +94,6 @@ export function makeAnchors(levels: ReadonlyArray<readonly [number, number]>, st
 // The loops over every anchor or target score live in plain functions: V8 runs them several times slower inside the
 // generator.
 
-/**
- * Σ v over values that must lie in [0, 1] (NaN rejected), in float64 (four running sums: one would be a chain of
- * dependent additions, 2.4 ns per element at b8); throws naming `name` and the first bad index.
- */
-function unitIntervalSum(name: string, v: Float32Array): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
-  for (; i + 4 <= v.length; i += 4) {
-    const a = v[i], b = v[i + 1], c = v[i + 2], d = v[i + 3];
-    if (!(a >= 0 && a <= 1 && b >= 0 && b <= 1 && c >= 0 && c <= 1 && d >= 0 && d <= 1)) break;
-    s0 += a; s1 += b; s2 += c; s3 += d;
-  }
-  for (; i < v.length; i++) {
-    const x = v[i];
-    if (!(x >= 0 && x <= 1)) throw new GflInputError(name, `expected values in [0, 1], got ${x} at index ${i}`);
-    s0 += x;
-  }
-  return (s0 + s1) + (s2 + s3);
-}
-
 /** The foreground rows, ascending; their target boxes must be finite. */
 function foregroundRows(fg: Uint8Array | Int32Array, tb: Float32Array): Int32Array {
   let count = 0;
@@ -187,18 +169,16 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
   const distri = f32Array('input.predDistri', inp.predDistri, rows * rowW);
   const tb = f32Array('input.targetBboxes', inp.targetBboxes, rows * 4);
   const ts = f32Array('input.targetScores', inp.targetScores, rows * nc);
-  const tssum = unitIntervalSum('input.targetScores', ts);
   const gradScoresOut = outArray(out, 'gradPredScores', rows * nc);
   const gradDistriOut = outArray(out, 'gradPredDistri', rows * rowW);
 
   const idx = foregroundRows(fg, tb);
   const nfg = idx.length;
-  // torch sums target_scores in float32; the float64 sum rounded once is within its error
-  const tss = Math.max(Math.fround(tssum), 1);
-  const boxCoef = gains.box * batch / tss, dflCoef = gains.dfl * batch / tss, clsCoef = gains.cls * batch / tss;
 
+  // The target scores go into gfloss memory whole (not block by block during the class pass): their check and sum,
+  // which the loss's normalisers need first, run there, in wasm on the calling thread, before any other work.
   const f = rt.frame();
-  const pScores = f.streamIn(scores, nc), pTs = f.streamIn(ts, nc), pCoef = f.floats(rows);
+  const pScores = f.streamIn(scores, nc), pTs = f.input(ts), pCoef = f.floats(rows);
   const pGradScores = f.floats(rows * nc, grad, gradScoresOut);
   const pPred = f.floats(nfg * rowW), pPoint = f.floats(nfg * 2), pStride = f.floats(nfg), pTarget = f.floats(nfg * 4), pW = f.floats(nfg);
   const pGradPos = f.floats(nfg * rowW, grad);
@@ -208,6 +188,14 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
   const pAll = f.floats(rows * 4, wantInter), pAllGradX = f.floats(rows * rowW, wantInter), pZeros = f.floats(rows * 4, wantInter);
   const pDistri = wantInter ? f.input(distri) : 0;
   f.ready();
+  const tssum = yield once('unitIntervalSum', [pTs, rows * nc]);
+  if (tssum < 0) {
+    const i = -1 - tssum;
+    throw new GflInputError('input.targetScores', `expected values in [0, 1], got ${ts[i]} at index ${i}`);
+  }
+  // torch sums target_scores in float32; the float64 sum rounded once is within its error
+  const tss = Math.max(Math.fround(tssum), 1);
+  const boxCoef = gains.box * batch / tss, dflCoef = gains.dfl * batch / tss, clsCoef = gains.cls * batch / tss;
   gatherRows(distri, idx, rowW, f.view(pPred, nfg * rowW));
   gatherRows(tb, idx, 4, f.view(pTarget, nfg * 4));
   foregroundInputs(idx, a, nc, points, strides, ts, f.view(pPoint, nfg * 2), f.view(pStride, nfg), f.view(pW, nfg));

@@ -29,6 +29,7 @@ export interface KernelExports {
   gflHeadPositives(pred: number, anchor: number, stride: number, target: number, w: number, grad: number,
     predBox: number, targetBox: number, corners: number, iou: number, boxLoss: number, dflLoss: number,
     scratch: number, rows: number, bins: number, boxCoef: number, dflCoef: number, eps: number): number;
+  unitIntervalSum(v: number, n: number): number;
   yoloV8Positives(pred: number, point: number, stride: number, target: number, w: number, grad: number,
     predBox: number, corners: number, ciou: number, dfl: number,
     scratch: number, rows: number, bins: number, boxCoef: number, dflCoef: number, eps: number): number;
