@@ -232,6 +232,7 @@ export function atssAssignBatch(
  * rounded) could tie the k-th's, since equal distances are ordered by anchor index. +∞ otherwise. `tmp`: k f32.
  */
 function candidateCap(soa: usize, row: usize, levelBounds: usize, start: i32, nl: i32, k: i32, bcx: f32, bcy: f32, tmp: usize): f32 {
+  if (k <= 0) return Infinity; // an empty level
   const nb = (nl + BLOCK - 1) >> BLOCK_SHIFT;
   let best = 0;
   let bestLb: f32 = Infinity;

@@ -8,8 +8,8 @@
 // The classification pass (QFL / BCE over every logit) is the QFL kernel, run separately by the caller.
 //
 // Inputs are compact, one row per positive, so this pass touches nothing but the positives (at b8, 3,400 rows of 68
-// logits instead of 67,200): gathered by the caller, except the box logits, which are read in place at the positives'
-// rows when they already live in gfloss memory (predIndex). Outputs are compact; the caller scatters them.
+// logits instead of 67,200): gathered by the caller, or by gflHeadGather when the dense arrays already live in gfloss
+// memory. Outputs are compact; the caller scatters them.
 // Per positive k, with the row's side logits z_s (s = left, top, right, bottom), p_s = softmax(z_s), ŷ_s = Σ_j j·p_sj:
 //   decoded box = (cx − ŷ_l, cy − ŷ_t, cx + ŷ_r, cy + ŷ_b)
 //   ∂/∂z_sj = cD·((wl + wr)·p_sj − wl·[j = l] − wr·[j = r]) + gŷ_s·p_sj·(j − ŷ_s)

@@ -7,7 +7,7 @@
 // the kernels do; otherwise the scalar tier, one element at a time.
 
 import {
-  exp1, exp4, expNonPositive4, log1, log4, log1pSmall1, log1pSmall4, log1pAtanh4, softplus1, softplus4, sigmoid1, sigmoid4, atan1,
+  exp1, exp4, expNonPositive4, log1, log4, log1pSmall1, log1pSmall4, log1pAtanh4, log1pFar4, softplus1, softplus4, sigmoid1, sigmoid4, atan1,
   powInt1, powInt4, powPos1, powPos4, loadPartial4, storePartial4,
 } from "./math";
 
@@ -43,6 +43,16 @@ export function expNonPositiveArray(x: usize, y: usize, n: i32, vector: i32): vo
     for (let i = 0; i < n; i += 4) {
       const k = min(n - i, 4), o = <usize>i << 2;
       storePartial4(y + o, expNonPositive4(loadPartial4(x + o, k, 0)), k);
+    }
+  }
+}
+
+/** log1pFar4 (f32x4 only; `vector` is ignored): log1p(e) = e·P(e) for e ∈ [0, e^−2], the QFL far-negative softplus. */
+export function log1pFarArray(x: usize, y: usize, n: i32, vector: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i = 0; i < n; i += 4) {
+      const k = min(n - i, 4), o = <usize>i << 2;
+      storePartial4(y + o, log1pFar4(loadPartial4(x + o, k, 0)), k);
     }
   }
 }

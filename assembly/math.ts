@@ -374,6 +374,40 @@ export function atan1(x: f32): f32 {
   return f32x4.add(s2, f32x4.mul(f32x4.mul(s2, z), p));
 }
 
+/**
+ * log1p(e)/e for e ∈ [0, e^−2] (far-negative logits, x < −2, in the QFL kernel): a degree-5 polynomial fitted for the least maximum error on that
+ * interval (softplus = e·P(e) within 1.11 ulp for every float32 e ≥ 2⁻²⁴ up to e^−2, checked in float64; below, P(e)
+ * rounds to 1 and the error is under 0.5 ulp; the Taylor series to e⁷ it replaces reached 1.25 ulp with two terms
+ * more). By Horner's rule in two stages: Estrin's scheme, with one operation more, measured no faster here and took
+ * the bound to 1.58 ulp. Here the terms e⁵ … e³.
+ */
+// @ts-ignore: decorator
+@inline export function log1pFarHead4(e: v128, k: v128): v128 {
+  const q = f32x4.add(f32x4.mul(kf(FAR_Q5, k), e), kf(FAR_Q4, k));
+  return f32x4.add(f32x4.mul(q, e), kf(FAR_Q3, k));
+}
+
+/** The terms e² … 1. */
+// @ts-ignore: decorator
+@inline export function log1pFarTail4(q: v128, e: v128, k: v128): v128 {
+  q = f32x4.add(f32x4.mul(q, e), kf(FAR_Q2, k));
+  q = f32x4.add(f32x4.mul(q, e), kf(FAR_Q1, k));
+  return f32x4.add(f32x4.mul(q, e), kf(1.0, k));
+}
+
+/** log1pFarHead4's coefficients, e⁵ … e. */
+export const FAR_Q5: f32 = -0.11971060931682587;
+export const FAR_Q4: f32 = 0.1933756321668625;
+export const FAR_Q3: f32 = -0.24955347180366516;
+export const FAR_Q2: f32 = 0.3333195447921753;
+export const FAR_Q1: f32 = -0.49999985098838806;
+
+/** softplus of far-negative logits from e = exp(x) ≤ e^−2: e·P(e) (the two stages below, for one vector). */
+// @ts-ignore: decorator
+@inline export function log1pFar4(e: v128, k: v128 = i32x4.splat(0)): v128 {
+  return f32x4.mul(e, log1pFarTail4(log1pFarHead4(e, k), e, k));
+}
+
 /** k·ln 2 + log(1 + m) for lanes m ∈ [√½ − 1, √2 − 1]: the polynomial of log1pPoly1. */
 // @ts-ignore: decorator
 @inline function log1pPoly4(m: v128, k: v128): v128 {

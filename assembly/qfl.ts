@@ -17,7 +17,8 @@ import {
   exp1, log1, log1pSmall1, exp4, negAbs4, log1pSmall4, SIGMOID_ZERO_BELOW,
   kf, ki, LOG2E, ROUND_MAGIC, LN2_HI, LN2_LO, ROUND_MAGIC_BITS, EXP_P4, EXP_P3, EXP_P2, EXP_P1, EXP_P0, EXP_NORMAL_LO,
   ATANH_Q3, ATANH_Q2, ATANH_Q1, ATANH_Q0, expClamp4, expClampNormal4, expSplit4, expRemainder4, expPolyHead4, expPolyTail4, expScale4, expScaleNormal4,
-  atanhArg4, atanhPolyHead4, atanhPolyTail4, atanhFinish4,
+  atanhArg4, atanhPolyHead4, atanhPolyTail4, atanhFinish4, log1pFarHead4, log1pFarTail4,
+  FAR_Q5, FAR_Q4, FAR_Q3, FAR_Q2, FAR_Q1,
   loadPartial4, storePartial4, laneMask4, hsum4,
 } from "./math";
 import {
@@ -228,33 +229,6 @@ const FAR_NEGATIVE: f32 = -2.0;
   }
   return sum;
 }
-
-/**
- * log1p(e)/e for e ∈ [0, e^−2] (see FAR_NEGATIVE): a degree-5 polynomial fitted for the least maximum error on that
- * interval (softplus = e·P(e) within 1.09 ulp, every float32 x ∈ [−87.34, −2] checked in float64; the Taylor series to
- * e⁷ it replaces reached 1.25 ulp with two terms more). By Estrin's scheme in two stages (half the dependent steps of
- * Horner's rule, one operation more): here t = (Q2 + Q3·e) + e²·(Q4 + Q5·e).
- */
-// @ts-ignore: decorator
-@inline function log1pFarHead4(e: v128, k: v128): v128 {
-  const e2 = f32x4.mul(e, e);
-  const hi = f32x4.add(f32x4.mul(e, kf(FAR_Q5, k)), kf(FAR_Q4, k));
-  return f32x4.add(f32x4.add(f32x4.mul(e, kf(FAR_Q3, k)), kf(FAR_Q2, k)), f32x4.mul(e2, hi));
-}
-
-/** P(e) = (1 + Q1·e) + e²·t. */
-// @ts-ignore: decorator
-@inline function log1pFarTail4(t: v128, e: v128, k: v128): v128 {
-  const e2 = f32x4.mul(e, e);
-  return f32x4.add(f32x4.add(f32x4.mul(e, kf(FAR_Q1, k)), kf(1.0, k)), f32x4.mul(e2, t));
-}
-
-/** log1pFarHead4's coefficients, e⁵ … e. */
-const FAR_Q5: f32 = -0.11971060931682587;
-const FAR_Q4: f32 = 0.1933756321668625;
-const FAR_Q3: f32 = -0.24955347180366516;
-const FAR_Q2: f32 = 0.3333195447921753;
-const FAR_Q1: f32 = -0.49999985098838806;
 
 /**
  * Zero bits computed from every vector constant that negativeQuad4 (β = 2 and β = 0) forms with the opaque zero `k`.

@@ -61,7 +61,7 @@ import { atan1, powPos1 } from "./math";
 /**
  * Bytes of talAssign's scratch per image: the m×a matrices (row = gt) overlaps and align (f32), inGts, posBefore and
  * pos (u8), then top (topk i32), topV (topk f32), the gts' lists of positives (m·topk i32) and room for the anchors
- * that the one-gt-per-anchor rule gives to a gt that did not list them (m·topk i32).
+ * that the one-gt-per-anchor rule resolves by the argmax (anchors listed by two gts or more: at most m·topk/2).
  */
 // @ts-ignore: decorator
 @inline function scratchBytes(a: i32, m: i32, topk: i32): usize {
@@ -69,10 +69,11 @@ import { atan1, powPos1 } from "./math";
 }
 
 /**
- * `rows` images, one after the other (one image per block on the thread pool). Per image: scores a×nc
+ * `rows` images, one after the other (a block of images on the thread pool). Per image: scores a×nc
  * (probabilities), pred a×4 xyxy, labels m i32 (class per gt), gts m×4, maskGt m i32 (1 real gt, 0 padding); points
  * a×2 (pixels) shared. Outputs per image: targetLabels, targetGtIdx, fg (a i32), targetBoxes a×4, targetScores a×nc,
- * norm a (f32); `scratch` scratchBytes(a, m, topk) per image (laid out there). Returns the number of foreground anchors.
+ * norm a (f32). `scratch`: scratchBytes(a, m, topk), laid out there and reused by each image in turn (so a batch
+ * needs one per concurrent block, not one per image). Returns the number of foreground anchors.
  */
 export function talAssign(
   scores: usize, pred: usize, points: usize, labels: usize, gts: usize, maskGt: usize, a: i32, m: i32, nc: i32,
@@ -82,7 +83,7 @@ export function talAssign(
   let total: f64 = 0;
   const ma = <usize>m * <usize>a, ua = <usize>a;
   for (let r = 0; r < rows; r++) {
-    const ri = <usize>r, sc = scratch + ri * scratchBytes(a, m, topk);
+    const ri = <usize>r, sc = scratch;
     total += <f64>talImage(
       scores + ri * ua * <usize>nc * 4, pred + ri * ua * 16, points, labels + ri * <usize>m * 4, gts + ri * <usize>m * 16,
       maskGt + ri * <usize>m * 4, a, m, nc, topk, alpha, beta, eps,
@@ -97,7 +98,7 @@ export function talAssign(
 
 /**
  * One image (see talAssign). `lists`: m·topk i32, each real gt's positives before the one-gt-per-anchor rule, then
- * m·topk i32 more for the anchors that rule moves.
+ * room for the (winning gt, anchor) of every anchor that rule resolves by the argmax.
  */
 function talImage(
   scores: usize, pred: usize, points: usize, labels: usize, gts: usize, maskGt: usize, a: i32, m: i32, nc: i32,
@@ -187,7 +188,8 @@ function talImage(
   }
   // one gt per anchor: the first gt that lists it (fg counts the gts), several → argmax of overlaps over all gts
   let numFg = 0, numExtras = 0;
-  const extras = lists + (<usize>(m * topk) << 2); // (gt·a + anchor) of every anchor resolved by the argmax
+  // (gt·a + anchor) of every anchor resolved by the argmax: the winner need not have listed it
+  const extras = lists + (<usize>(m * topk) << 2);
   for (let j = 0; j < m; j++) {
     const list = lists + (<usize>(j * topk) << 2);
     for (let t = 0; t < topk; t++) {

@@ -1,7 +1,7 @@
 // Assignment, decode and NMS beyond the goldens: NMS against a plain float32 reference and its invariants, ATSS and
 // task-aligned assignment invariants on random scenes, the tie rule, anchors, decode, and bad input.
 import { describe, it, expect } from 'vitest';
-import { gflAnchors, anchorPoints, anchorValidFlags, GflInputError } from '../dist/index.js';
+import { gflAnchors, anchorPoints, anchorValidFlags, GflInputError, type Gfl } from '../dist/index.js';
 import { backends, gfl, rng, uniform } from './helpers.js';
 
 const fr = Math.fround;
@@ -271,6 +271,17 @@ for (const backend of backends()) {
       }
     });
 
+    it('ATSS: distances that tie only after the square root still take the lower anchor index', () => {
+      const g = gfl(backend);
+      // centre distances² 8,401,034 and 8,401,033 round to the same float32 distance, 2898.4536: anchor 0 must win,
+      // so no shortcut may drop it for having the larger squared distance
+      const box = (cx: number, cy: number) => [cx - 5, cy - 5, cx + 5, cy + 5];
+      const anchors = Float32Array.from([...box(2095, 2003), ...box(2877, 352)]);
+      const r = g.atssAssignSync({ anchors, numLevelAnchors: [2], gtBboxes: Float32Array.from(box(0, 0)) }, { topk: 1, intermediates: true });
+      expect(r.intermediates!.distances[0]).toBe(r.intermediates!.distances[1]);
+      expect(Array.from(r.intermediates!.isCandidate)).toEqual([1, 0]);
+    });
+
     it('ATSS tie rule: equal centre distances at the topk boundary take the lower anchor index', () => {
       const g = gfl(backend);
       // one level, a 1-D row of anchors centred at 0, 10, 20, …; a gt centred at 45 is equidistant from 40 and 50
@@ -287,7 +298,8 @@ for (const backend of backends()) {
       const A = ap.strides.length;
       const pts = new Float32Array(A * 2);
       for (let a = 0; a < A; a++) { pts[2 * a] = fr(ap.points[2 * a] * ap.strides[a]); pts[2 * a + 1] = fr(ap.points[2 * a + 1] * ap.strides[a]); }
-      for (let s = 0; s < 5; s++) {
+      let movedToUnlisted = 0; // anchors the argmax gives to a gt whose top-k did not list them
+      for (let s = 0; s < 40; s++) {
         const r = rng(900 + s);
         const B = 2, M = 6, nc = 4;
         const pdScores = uniform(r, B * A * nc, 0, 1);
@@ -307,6 +319,12 @@ for (const backend of backends()) {
         }
         const res = g.taskAlignedAssignSync({ pdScores, pdBboxes, anchorPoints: pts, gtLabels, gtBboxes }, { intermediates: true });
         const it = res.intermediates!;
+        // the fast path (no intermediates: images in blocks) gives the same targets
+        const fast = g.taskAlignedAssignSync({ pdScores, pdBboxes, anchorPoints: pts, gtLabels, gtBboxes });
+        expect(Array.from(fast.targetScores)).toEqual(Array.from(res.targetScores));
+        expect(Array.from(fast.targetGtIdx)).toEqual(Array.from(res.targetGtIdx));
+        expect(fast.numFg).toBe(res.numFg);
+        movedToUnlisted += checkTalAssignment(res, B, M, A);
         for (let b = 0; b < B; b++) {
           for (let m = 0; m < M; m++) {
             let before = 0;
@@ -332,6 +350,39 @@ for (const backend of backends()) {
             }
           }
         }
+      }
+      expect(movedToUnlisted, 'scenes where the argmax picks a gt that did not list the anchor').toBeGreaterThan(0);
+    });
+
+    it('task-aligned: a gt whose only positives were moved to it by the argmax still normalises by them (topk 1)', () => {
+      const g = gfl(backend);
+      const ap = anchorPoints({ featShapes: [[16, 16], [8, 8]], strides: [8, 16] });
+      const A = ap.strides.length, pts = new Float32Array(A * 2);
+      for (let a = 0; a < A; a++) { pts[2 * a] = fr(ap.points[2 * a] * ap.strides[a]); pts[2 * a + 1] = fr(ap.points[2 * a + 1] * ap.strides[a]); }
+      // scenes found by search: eight overlapping gts, topk 1, where some gt's positives all come from the argmax
+      for (const seed of [5183, 5186]) {
+        const r = rng(seed), M = 8, nc = 3;
+        const pdScores = new Float32Array(A * nc).map(() => r());
+        const pdBboxes = new Float32Array(A * 4);
+        for (let a = 0; a < A; a++) {
+          const cx = pts[2 * a], cy = pts[2 * a + 1], w = 8 + r() * 60, h = 8 + r() * 60;
+          pdBboxes.set([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2].map(fr), a * 4);
+        }
+        const gtBboxes = new Float32Array(M * 4), gtLabels = new Int32Array(M);
+        for (let m = 0; m < M; m++) {
+          const w = 20 + r() * 60, h = 20 + r() * 60, x = 20 + r() * (60 - w / 2), y = 20 + r() * (60 - h / 2);
+          gtBboxes.set([x, y, x + w, y + h].map(fr), m * 4);
+          gtLabels[m] = Math.floor(r() * nc);
+        }
+        const res = g.taskAlignedAssignSync({ pdScores, pdBboxes, anchorPoints: pts, gtLabels, gtBboxes }, { topk: 1, intermediates: true });
+        const it = res.intermediates!;
+        const onlyMovedIn = Array.from({ length: M }, (_, m) => {
+          let pos = 0, unlisted = 0;
+          for (let a = 0; a < A; a++) if (it.maskPos[m * A + a]) { pos++; if (!it.maskPosBeforeHighest[m * A + a]) unlisted++; }
+          return pos > 0 && pos === unlisted;
+        });
+        expect(onlyMovedIn.some((v) => v), `seed ${seed} holds the case`).toBe(true);
+        expect(checkTalAssignment(res, 1, M, A)).toBeGreaterThan(0);
       }
     });
 
@@ -416,6 +467,49 @@ for (const backend of backends()) {
       expect(d.prediction[4 * A + 3]).toBe(0.5);
     });
   });
+}
+
+/**
+ * The task-aligned assigner's one-gt-per-anchor rule and normalisation, recomputed in float32 from its intermediates
+ * (argmax of the overlaps over all gts for an anchor listed by several; norm = max over its gts of
+ * align·po/(pa + eps), pa and po the gt's largest align and overlap over its positives). Returns how many anchors
+ * went to a gt whose top-k did not list them.
+ */
+function checkTalAssignment(res: ReturnType<Gfl['taskAlignedAssignSync']>, B: number, M: number, A: number): number {
+  const it = res.intermediates!;
+  const eps = fr(1e-9);
+  let moved = 0;
+  for (let b = 0; b < B; b++) {
+    const pa = new Float32Array(M), po = new Float32Array(M);
+    for (let m = 0; m < M; m++) {
+      for (let a = 0; a < A; a++) {
+        const k = (b * M + m) * A + a;
+        if (!it.maskPos[k]) continue;
+        if (it.alignMetric[k] > pa[m]) pa[m] = it.alignMetric[k];
+        if (it.overlaps[k] > po[m]) po[m] = it.overlaps[k];
+      }
+    }
+    for (let a = 0; a < A; a++) {
+      let listed = 0, best = 0;
+      for (let m = 0; m < M; m++) {
+        listed += it.maskPosBeforeHighest[(b * M + m) * A + a];
+        if (it.overlaps[(b * M + m) * A + a] > it.overlaps[(b * M + best) * A + a]) best = m;
+      }
+      if (listed > 1) {
+        expect(res.targetGtIdx[b * A + a], `image ${b} anchor ${a}`).toBe(best);
+        if (!it.maskPosBeforeHighest[(b * M + best) * A + a]) moved++;
+      }
+      let norm = 0;
+      for (let m = 0; m < M; m++) {
+        const k = (b * M + m) * A + a;
+        if (!it.maskPos[k]) continue;
+        const q = fr(fr(it.alignMetric[k] * po[m]) / fr(pa[m] + eps));
+        if (q > norm) norm = q;
+      }
+      expect(it.normAlignMetric[b * A + a], `image ${b} anchor ${a}`).toBe(norm);
+    }
+  }
+  return moved;
 }
 
 describe('anchors', () => {

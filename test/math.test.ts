@@ -123,6 +123,10 @@ const UNIT_X = concat(grid(0, 1, 500_001), bitSweep(0, 0x3f800000, 1021, false),
   3.7697293464589166e-7, 0.41455957293510437, // log1p's largest ulp and absolute errors
   0.00023233891988638788, 0.9979022741317749]); // log1pAtanh4's
 
+/** e ∈ [0, e^−2] (the QFL far-negative softplus): every 31st float32 from 2^−24 up, the grid, the ends. */
+const FAR_E = concat(bitSweep(0x33800000, 0x3e0a9555, 31, false), grid(0, Math.fround(Math.exp(-2)), 200_001),
+  [0, 1e-45, FLT_MIN, 2 ** -24, Math.fround(Math.exp(-2))]);
+
 // ------------------------------------------------------------------------------------------------------------
 // comparison
 
@@ -195,6 +199,8 @@ interface Case {
   name: string; xs: Float32Array; ref: (x: number) => number; tiers: Tier[];
   call: (x: number, y: number, n: number, v: number) => void;
   ulp: number; sub: number; abs: number;
+  /** bound on the error in units of the result's last place (frac), where math.ts states one finer than whole steps */
+  frac?: number;
 }
 const CASES: Case[] = [
   { name: 'exp', xs: ALL_X, ref: Math.exp, tiers: TIERS, call: probe.expArray, ulp: 1, sub: 1, abs: Infinity },
@@ -204,6 +210,7 @@ const CASES: Case[] = [
   { name: 'log1pAtanh', xs: UNIT_X, ref: Math.log1p, tiers: ['f32x4'], call: probe.log1pAtanhArray, ulp: 2, sub: 1, abs: Infinity },
   { name: 'sigmoid', xs: ALL_X, ref: refSigmoid, tiers: TIERS, call: probe.sigmoidArray, ulp: 3, sub: 1, abs: Infinity },
   { name: 'softplus', xs: ALL_X, ref: refSoftplus, tiers: TIERS, call: probe.softplusArray, ulp: 2, sub: 1, abs: 4.8e-7 },
+  { name: 'log1pFar', xs: FAR_E, ref: Math.log1p, tiers: ['f32x4'], call: probe.log1pFarArray, ulp: 1, sub: 0, abs: Infinity, frac: 1.11 },
   { name: 'atan', xs: ALL_X, ref: Math.atan, tiers: ['scalar'], call: probe.atanArray, ulp: 3, sub: 0, abs: Infinity },
 ];
 
@@ -244,6 +251,7 @@ describe('math.ts elementary functions against float64', () => {
           expect(s.ulp, `worst at x=${s.ulpAt}`).toBeLessThanOrEqual(c.ulp);
           expect(s.sub, `worst at x=${s.subAt}`).toBeLessThanOrEqual(c.sub);
           expect(s.abs, `worst at x=${s.absAt}`).toBeLessThanOrEqual(c.abs);
+          if (c.frac !== undefined) expect(s.frac).toBeLessThanOrEqual(c.frac);
         });
         it(`${tier}: every NaN bit pattern gives NaN`, () => {
           const got = run(NANS, tier, c.call);

@@ -55,14 +55,18 @@ describe('zero-copy buffers (allocate)', () => {
             bboxTargets.set([cx - s * (0.5 + 9 * r()), cy - s * (0.5 + 9 * r()), cx + s * (0.5 + 9 * r()), cy + s * (0.5 + 9 * r())], 4 * i);
           }
         }
-        const input = { clsScore: uniform(r, n * c, -6, 3), bboxPred: uniform(r, n * 4 * bins, -3, 3), anchors, stride, labels, labelWeights, bboxTargets };
+        // half the rows' class logits far below zero: quality weights over many magnitudes, so that Σ w, summed in blocks,
+        // would round differently if the zero-copy path cut the positives into other blocks
+        const clsScore = uniform(r, n * c, -6, 3);
+        for (let i = 0; i < n; i += 2) for (let j = 0; j < c; j++) clsScore[i * c + j] = -40 + 25 * r();
+        const input = { clsScore, bboxPred: uniform(r, n * 4 * bins, -3, 3), anchors, stride, labels, labelWeights, bboxTargets };
         const opts = { numClasses: c, bins, levels: [[h, w]] as Array<[number, number]>, numImages: 2 };
         const ref = await g.gflHeadLoss(input, opts);
-        const clsScore = g.allocate(n * c), bboxPred = g.allocate(n * 4 * bins);
+        const clsIn = g.allocate(n * c), bboxPred = g.allocate(n * 4 * bins);
         const gradClsScore = g.allocate(n * c), gradBboxPred = g.allocate(n * 4 * bins);
-        clsScore.set(input.clsScore); bboxPred.set(input.bboxPred);
-        gradBboxPred.fill(7); // stale values: every row must be written
-        for (const inPlace of [{ clsScore }, { bboxPred }, { clsScore, bboxPred }]) {
+        clsIn.set(input.clsScore); bboxPred.set(input.bboxPred);
+        for (const inPlace of [{ clsScore: clsIn }, { bboxPred }, { clsScore: clsIn, bboxPred }]) {
+          gradBboxPred.fill(7); // stale values: every row must be written
           const res = await g.gflHeadLoss({ ...input, ...inPlace }, { ...opts, out: { gradClsScore, gradBboxPred } });
           expect([res.lossCls, res.lossBbox, res.lossDfl]).toEqual([ref.lossCls, ref.lossBbox, ref.lossDfl]);
           expect(res.gradBboxPred).toBe(gradBboxPred);
@@ -71,10 +75,10 @@ describe('zero-copy buffers (allocate)', () => {
         }
         // a NaN among a positive's class logits makes its quality weight NaN on both paths
         const k = labels.findIndex((v) => v < c);
-        clsScore[k * c + 3] = NaN;
-        const withNaN = { ...input, clsScore: Float32Array.from(clsScore) };
+        clsIn[k * c + 3] = NaN;
+        const withNaN = { ...input, clsScore: Float32Array.from(clsIn) };
         expect((await g.gflHeadLoss(withNaN, opts)).lossBbox).toBeNaN();
-        expect((await g.gflHeadLoss({ ...input, clsScore }, opts)).lossBbox).toBeNaN();
+        expect((await g.gflHeadLoss({ ...input, clsScore: clsIn }, opts)).lossBbox).toBeNaN();
       } finally {
         await g.dispose();
       }

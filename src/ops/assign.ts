@@ -499,7 +499,10 @@ export interface TalResult {
   intermediates?: TalIntermediates;
 }
 
-/** Bytes of the task-aligned kernel's scratch per image (scratchBytes in assembly/tal.ts). */
+/** At most this many blocks (concurrent images) in a task-aligned call: a bound on its scratch, whatever the batch. */
+const TAL_BLOCKS = 8;
+
+/** Bytes of the task-aligned kernel's scratch (scratchBytes in assembly/tal.ts), reused image after image. */
 function talScratchBytes(a: number, m: number, topk: number): number {
   return Math.ceil((m * a * 11 + topk * 8 + m * topk * 8) / 16) * 16;
 }
@@ -550,13 +553,17 @@ export function* taskAlignedAssign(rt: WasmRuntime, input: TalInput, options?: T
     if (inter) res.intermediates = { maskInGts: new Float32Array(0), alignMetric: new Float32Array(0), overlaps: new Float32Array(0), maskPosBeforeHighest: new Float32Array(0), maskPos: new Float32Array(0), normAlignMetric: new Float32Array(B * A) };
     return res;
   }
-  // Without intermediates all images go in one call, one image per block (the thread pool assigns them in parallel),
-  // each with its own scratch; with them, image by image through one scratch, read back after each.
+  // Without intermediates all images go in one call, in at most TAL_BLOCKS blocks of images (the thread pool assigns
+  // the blocks in parallel), each block with its own scratch, which its images reuse in turn: the scratch grows with
+  // the blocks, not with the batch. With intermediates, image by image through one scratch, read back after each.
   const scratchBytes = talScratchBytes(A, M, topk);
+  const perBlock = Math.ceil(B / Math.min(B, TAL_BLOCKS)), blocks = Math.ceil(B / perBlock);
+  // per image (the stride the pool advances a block's scratch pointer by), so that a block's images share perBlock × it
+  const scratchStride = Math.ceil(scratchBytes / perBlock / 16) * 16;
   const f = rt.frame();
   const p = {
     scores: f.input(sc), pred: f.input(pd), points: f.input(points), labels: f.input(labels), gts: f.input(gts), mask: f.input(mask),
-    scratch: f.reserve((inter ? 1 : B) * scratchBytes),
+    scratch: f.reserve(inter ? scratchBytes : blocks * perBlock * scratchStride),
     tLabels: f.reserve(B * A * 4), tIdx: f.reserve(B * A * 4), fg: f.reserve(B * A * 4), tBoxes: f.reserve(B * A * 16),
     tScores: f.reserve(B * A * nc * 4), norm: f.reserve(B * A * 4),
   };
@@ -570,9 +577,9 @@ export function* taskAlignedAssign(rt: WasmRuntime, input: TalInput, options?: T
   let im: TalIntermediates | undefined;
   if (!inter) {
     const call = kernelCall('talAssign', args(0, B),
-      [A * nc * 4, A * 16, 0, M * 4, M * 16, M * 4, 0, 0, 0, 0, 0, 0, 0, scratchBytes, A * 4, A * 4, A * 4, A * 16, A * nc * 4, A * 4, 'rows'],
+      [A * nc * 4, A * 16, 0, M * 4, M * 16, M * 4, 0, 0, 0, 0, 0, 0, 0, scratchStride, A * 4, A * 4, A * 4, A * 16, A * nc * 4, A * 4, 'rows'],
       B, A * nc);
-    call.rowsPerBlock = 1;
+    call.rowsPerBlock = perBlock;
     numFg = yield call;
   } else {
     im = {

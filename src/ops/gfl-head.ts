@@ -216,7 +216,8 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   // class loss's row coefficients
   const gatherCall = kernelCall('gflHeadGather',
     [pPos, clsInPlace ? pCls : pPosCls, clsInPlace ? 1 : 0, pW, npos, c, pBboxPred, predInPlace ? pPred : 0, rowW],
-    [4, clsInPlace ? 0 : 4 * c, 0, 4, 'rows', 0, 0, predInPlace ? 4 * rowW : 0, 0], npos, c + (predInPlace ? rowW : 0));
+    // the row width (block size) is the same with and without zero-copy inputs: Σ w, summed per block, must not change
+    [4, clsInPlace ? 0 : 4 * c, 0, 4, 'rows', 0, 0, predInPlace ? 4 * rowW : 0, 0], npos, c + rowW);
   gatherCall.sideWork = () => scaledInto(labelWeights, clsScale, f.view(pCoef, n));
   const sumW = yield gatherCall;
   // bbox_avg_factor is a Python float in upstream (`.item()`): a constant, no gradient

@@ -216,7 +216,9 @@ export class ThreadPool {
     const rt = this.rt;
     const floor = rt.frameFloor();
     try {
-      let step = op.next(); // validates and stages: bad input throws here, before any worker sees the call
+      // validates and stages: bad input throws here, or in a later step that runs on this thread only (no call before
+      // it reaches the workers), so no worker ever sees a call with bad input
+      let step = op.next();
       while (!step.done) {
         const call = step.value;
         if (!this.crew || call.rows * call.rowWidth < PARALLEL_MIN_ELEMENTS || blockCount(call) < 2) {
