@@ -71,8 +71,8 @@ import { atan1, powPos1 } from "./math";
 /**
  * `rows` images, one after the other (a block of images on the thread pool). Per image: scores a×nc
  * (probabilities), pred a×4 xyxy, labels m i32 (class per gt), gts m×4, maskGt m i32 (1 real gt, 0 padding); points
- * a×2 (pixels) shared. Outputs per image: targetLabels, targetGtIdx, fg (a i32), targetBoxes a×4, targetScores a×nc,
- * norm a (f32). `scratch`: scratchBytes(a, m, topk), laid out there and reused by each image in turn (so a batch
+ * a×2 (pixels) shared. Outputs per image: targetLabels, targetGtIdx, fg (a i32), targetBoxes a×4, targetScores a×nc
+ * (0: not wanted), norm a (f32). `scratch`: scratchBytes(a, m, topk), laid out there and reused by each image in turn (so a batch
  * needs one per concurrent block, not one per image). Returns the number of foreground anchors.
  */
 export function talAssign(
@@ -90,7 +90,7 @@ export function talAssign(
       sc, sc + ma * 4, sc + ma * 8, sc + ma * 9, sc + ma * 10, sc + ma * 11, sc + ma * 11 + <usize>topk * 4,
       sc + ma * 11 + <usize>topk * 8,
       targetLabels + ri * ua * 4, targetGtIdx + ri * ua * 4, fg + ri * ua * 4, targetBoxes + ri * ua * 16,
-      targetScores + ri * ua * <usize>nc * 4, norm + ri * ua * 4,
+      targetScores ? targetScores + ri * ua * <usize>nc * 4 : 0, norm + ri * ua * 4,
     );
   }
   return total;
@@ -274,6 +274,7 @@ function talImage(
       if (q > load<f32>(norm + (<usize>i << 2))) store<f32>(norm + (<usize>i << 2), q);
     }
   }
+  if (!targetScores) return numFg; // the caller builds them from fg, targetLabels and norm
   memory.fill(targetScores, 0, <usize>a * <usize>nc << 2);
   for (let j = 0; j < m; j++) {
     const list = lists + (<usize>(j * topk) << 2);

@@ -499,6 +499,11 @@ export interface TalResult {
   intermediates?: TalIntermediates;
 }
 
+/** target_scores = one_hot(label) · norm on the foreground rows, zero elsewhere (`out` holds zeros). */
+function oneHotScores(fg: Uint8Array, labels: Int32Array, norm: Float32Array, nc: number, out: Float32Array): void {
+  for (let i = 0; i < fg.length; i++) if (fg[i]) out[i * nc + labels[i]] = norm[i];
+}
+
 /** At most this many blocks (concurrent images) in a task-aligned call: a bound on its scratch, whatever the batch. */
 const TAL_BLOCKS = 8;
 
@@ -565,19 +570,20 @@ export function* taskAlignedAssign(rt: WasmRuntime, input: TalInput, options?: T
     scores: f.input(sc), pred: f.input(pd), points: f.input(points), labels: f.input(labels), gts: f.input(gts), mask: f.input(mask),
     scratch: f.reserve(inter ? scratchBytes : blocks * perBlock * scratchStride),
     tLabels: f.reserve(B * A * 4), tIdx: f.reserve(B * A * 4), fg: f.reserve(B * A * 4), tBoxes: f.reserve(B * A * 16),
-    tScores: f.reserve(B * A * nc * 4), norm: f.reserve(B * A * 4),
+    norm: f.reserve(B * A * 4),
   };
   f.ready();
   const args = (b: number, rows: number) => [
     p.scores + b * A * nc * 4, p.pred + b * A * 16, p.points, p.labels + b * M * 4, p.gts + b * M * 16, p.mask + b * M * 4, A, M, nc,
+    // the target scores (B·A·nc, nearly all zero) are built here from fg, labels and norm: no dense copy in or out
     topk, alpha, beta, eps, p.scratch, p.tLabels + b * A * 4, p.tIdx + b * A * 4, p.fg + b * A * 4, p.tBoxes + b * A * 16,
-    p.tScores + b * A * nc * 4, p.norm + b * A * 4, rows,
+    0, p.norm + b * A * 4, rows,
   ];
   let numFg = 0;
   let im: TalIntermediates | undefined;
   if (!inter) {
     const call = kernelCall('talAssign', args(0, B),
-      [A * nc * 4, A * 16, 0, M * 4, M * 16, M * 4, 0, 0, 0, 0, 0, 0, 0, scratchStride, A * 4, A * 4, A * 4, A * 16, A * nc * 4, A * 4, 'rows'],
+      [A * nc * 4, A * 16, 0, M * 4, M * 16, M * 4, 0, 0, 0, 0, 0, 0, 0, scratchStride, A * 4, A * 4, A * 4, A * 16, 0, A * 4, 'rows'],
       B, A * nc);
     call.rowsPerBlock = perBlock;
     numFg = yield call;
@@ -603,7 +609,7 @@ export function* taskAlignedAssign(rt: WasmRuntime, input: TalInput, options?: T
   targetGtIdx.set(i32At(rt, p.tIdx, B * A));
   fgMask.set(i32At(rt, p.fg, B * A));
   targetBboxes.set(f32At(rt, p.tBoxes, B * A * 4));
-  targetScores.set(f32At(rt, p.tScores, B * A * nc));
+  oneHotScores(fgMask, targetLabels, f32At(rt, p.norm, B * A), nc, targetScores);
   const res: TalResult = { targetLabels, targetBboxes, targetScores, fgMask, targetGtIdx, numFg };
   if (im) res.intermediates = im;
   return res;
