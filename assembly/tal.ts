@@ -71,14 +71,14 @@ import { atan1, powPos1 } from "./math";
 /**
  * `rows` images, one after the other (a block of images on the thread pool). Per image: scores a×nc
  * (probabilities), pred a×4 xyxy, labels m i32 (class per gt), gts m×4, maskGt m i32 (1 real gt, 0 padding); points
- * a×2 (pixels) shared. Outputs per image: targetLabels, targetGtIdx, fg (a i32), targetBoxes a×4, targetScores a×nc
- * (0: not wanted), norm a (f32). `scratch`: scratchBytes(a, m, topk), laid out there and reused by each image in turn (so a batch
+ * a×2 (pixels) shared. Outputs per image: targetLabels, targetGtIdx, fg (a i32), targetBoxes a×4, norm a (f32); the
+ * dense target scores (one_hot(label)·norm on the foreground, a×nc nearly all zero) are left to the caller. `scratch`: scratchBytes(a, m, topk), laid out there and reused by each image in turn (so a batch
  * needs one per concurrent block, not one per image). Returns the number of foreground anchors.
  */
 export function talAssign(
   scores: usize, pred: usize, points: usize, labels: usize, gts: usize, maskGt: usize, a: i32, m: i32, nc: i32,
   topk: i32, alpha: f32, beta: f32, eps: f32, scratch: usize,
-  targetLabels: usize, targetGtIdx: usize, fg: usize, targetBoxes: usize, targetScores: usize, norm: usize, rows: i32,
+  targetLabels: usize, targetGtIdx: usize, fg: usize, targetBoxes: usize, norm: usize, rows: i32,
 ): f64 {
   let total: f64 = 0;
   const ma = <usize>m * <usize>a, ua = <usize>a;
@@ -90,7 +90,7 @@ export function talAssign(
       sc, sc + ma * 4, sc + ma * 8, sc + ma * 9, sc + ma * 10, sc + ma * 11, sc + ma * 11 + <usize>topk * 4,
       sc + ma * 11 + <usize>topk * 8,
       targetLabels + ri * ua * 4, targetGtIdx + ri * ua * 4, fg + ri * ua * 4, targetBoxes + ri * ua * 16,
-      targetScores ? targetScores + ri * ua * <usize>nc * 4 : 0, norm + ri * ua * 4,
+      norm + ri * ua * 4,
     );
   }
   return total;
@@ -104,7 +104,7 @@ function talImage(
   scores: usize, pred: usize, points: usize, labels: usize, gts: usize, maskGt: usize, a: i32, m: i32, nc: i32,
   topk: i32, alpha: f32, beta: f32, eps: f32,
   overlaps: usize, align: usize, inGts: usize, posBefore: usize, pos: usize, top: usize, topV: usize, lists: usize,
-  targetLabels: usize, targetGtIdx: usize, fg: usize, targetBoxes: usize, targetScores: usize, norm: usize,
+  targetLabels: usize, targetGtIdx: usize, fg: usize, targetBoxes: usize, norm: usize,
 ): i32 {
   const zeroMetric = powf(0, alpha) * powf(0, beta);
   const k = min(topk, a);
@@ -272,17 +272,6 @@ function talImage(
       if (!load<u8>(pos + row + <usize>i)) continue;
       const q = load<f32>(align + ((row + <usize>i) << 2)) * po / den;
       if (q > load<f32>(norm + (<usize>i << 2))) store<f32>(norm + (<usize>i << 2), q);
-    }
-  }
-  if (!targetScores) return numFg; // the caller builds them from fg, targetLabels and norm
-  memory.fill(targetScores, 0, <usize>a * <usize>nc << 2);
-  for (let j = 0; j < m; j++) {
-    const list = lists + (<usize>(j * topk) << 2);
-    for (let t = 0; t < topk; t++) {
-      const i = load<i32>(list + (<usize>t << 2));
-      if (i < 0) break;
-      const ui = <usize>i;
-      store<f32>(targetScores + ((ui * <usize>nc + <usize>load<i32>(targetLabels + (ui << 2))) << 2), load<f32>(norm + (ui << 2)));
     }
   }
   return numFg;

@@ -577,13 +577,13 @@ export function* taskAlignedAssign(rt: WasmRuntime, input: TalInput, options?: T
     p.scores + b * A * nc * 4, p.pred + b * A * 16, p.points, p.labels + b * M * 4, p.gts + b * M * 16, p.mask + b * M * 4, A, M, nc,
     // the target scores (B·A·nc, nearly all zero) are built here from fg, labels and norm: no dense copy in or out
     topk, alpha, beta, eps, p.scratch, p.tLabels + b * A * 4, p.tIdx + b * A * 4, p.fg + b * A * 4, p.tBoxes + b * A * 16,
-    0, p.norm + b * A * 4, rows,
+    p.norm + b * A * 4, rows,
   ];
   let numFg = 0;
   let im: TalIntermediates | undefined;
   if (!inter) {
     const call = kernelCall('talAssign', args(0, B),
-      [A * nc * 4, A * 16, 0, M * 4, M * 16, M * 4, 0, 0, 0, 0, 0, 0, 0, scratchStride, A * 4, A * 4, A * 4, A * 16, 0, A * 4, 'rows'],
+      [A * nc * 4, A * 16, 0, M * 4, M * 16, M * 4, 0, 0, 0, 0, 0, 0, 0, scratchStride, A * 4, A * 4, A * 4, A * 16, A * 4, 'rows'],
       B, A * nc);
     call.rowsPerBlock = perBlock;
     numFg = yield call;

@@ -42,7 +42,7 @@ export interface KernelExports {
     cand: number, candD: number, assigned: number, maxOverlaps: number, soa: number): number;
   talAssign(scores: number, pred: number, points: number, labels: number, gts: number, maskGt: number, a: number,
     m: number, nc: number, topk: number, alpha: number, beta: number, eps: number, scratch: number,
-    targetLabels: number, targetGtIdx: number, fg: number, targetBoxes: number, targetScores: number, norm: number, rows: number): number;
+    targetLabels: number, targetGtIdx: number, fg: number, targetBoxes: number, norm: number, rows: number): number;
   nms(boxes: number, scores: number, labels: number, n: number, mode: number, scale: number, iouThr: number,
     sameLabelOnly: number, maxCandidates: number, maxKeep: number, boxesForNms: number, order: number, tmp: number,
     suppressed: number, keep: number): number;
