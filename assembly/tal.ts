@@ -72,8 +72,9 @@ import { atan1, powPos1 } from "./math";
  * `rows` images, one after the other (a block of images on the thread pool). Per image: scores a×nc
  * (probabilities), pred a×4 xyxy, labels m i32 (class per gt), gts m×4, maskGt m i32 (1 real gt, 0 padding); points
  * a×2 (pixels) shared. Outputs per image: targetLabels, targetGtIdx, fg (a i32), targetBoxes a×4, norm a (f32); the
- * dense target scores (one_hot(label)·norm on the foreground, a×nc nearly all zero) are left to the caller. `scratch`: scratchBytes(a, m, topk), laid out there and reused by each image in turn (so a batch
- * needs one per concurrent block, not one per image). Returns the number of foreground anchors.
+ * dense target scores (one_hot(label)·norm on the foreground, a×nc nearly all zero) are left to the caller.
+ * `scratch`: scratchBytes(a, m, topk), laid out there and reused by each image in turn (so a batch needs one per
+ * concurrent block, not one per image). Returns the number of foreground anchors.
  */
 export function talAssign(
   scores: usize, pred: usize, points: usize, labels: usize, gts: usize, maskGt: usize, a: i32, m: i32, nc: i32,
