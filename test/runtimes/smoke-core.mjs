@@ -90,7 +90,8 @@ function rng(seed) {
 
 /**
  * Training-sized calls that the pool splits over its threads: QFL at 8400 × 80, DFL over 40,000 rows, GIoU over 50,000
- * boxes, and a training step of 8 images of 640 × 640 (ATSS one image per block, the head loss's streamed class logits).
+ * boxes, a training step of 8 images of 640 × 640 (ATSS one image per block, the head loss's streamed class logits),
+ * and task-aligned assignment of 10 images (blocks of two images).
  */
 function largeCalls() {
   const r = rng(7);
@@ -114,9 +115,21 @@ function largeCalls() {
     clsLogits: Float32Array.from({ length: rows * SC }, () => r() * 9 - 7), regLogits: Float32Array.from({ length: rows * 68 }, () => r() * 6 - 3),
     gtBoxes, gtLabels, imageSize: [640, 640],
   };
+  // task-aligned assignment of 10 images (blocks of 2 images on the pool): 2,000 anchor points, nc 20, 6 gt slots
+  const TB = 10, TNC = 20, TM = 6, pts = [];
+  for (const [h, s] of [[40, 8], [20, 16]]) for (let y = 0; y < h; y++) for (let x = 0; x < h; x++) pts.push((x + 0.5) * s, (y + 0.5) * s);
+  const TA = pts.length / 2;
+  const talInput = {
+    pdScores: Float32Array.from({ length: TB * TA * TNC }, () => r()),
+    pdBboxes: Float32Array.from({ length: TB * TA * 4 }, (_, i) => { const a = (i >> 2) % TA, c = pts[2 * a + (i & 1)]; return (i & 2) ? c + 4 + r() * 40 : c - 4 - r() * 40; }),
+    anchorPoints: Float32Array.from(pts),
+    gtLabels: Int32Array.from({ length: TB * TM }, (_, k) => k % TNC),
+    gtBboxes: Float32Array.from({ length: TB * TM * 4 }, (_, i) => { const k = i >> 2; if (k % TM === TM - 1) return 0; const x = (k * 41) % 220, y = (k * 23) % 220; return [x, y, x + 30 + ((k * 7) % 90), y + 30 + ((k * 11) % 90)][i & 3]; }),
+  };
   return [
     { method: 'qualityFocalLoss', args: [{ pred, label, score }, { beta: 2, avgFactor: 420, returnRowLoss: true }] },
     { method: 'step', args: [stepInput, { numClasses: SC }] },
+    { method: 'taskAlignedAssign', args: [talInput] },
     { method: 'distributionFocalLoss', args: [{ pred: dflPred, target: dflTarget }, { bins: 17, avgFactor: 4 }] },
     { method: 'giouLoss', args: [{ pred: boxPred, target: boxTarget }, { returnIou: true }] },
   ];
