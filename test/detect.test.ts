@@ -6,6 +6,16 @@ import { backends, gfl, rng, uniform } from './helpers.js';
 
 const fr = Math.fround;
 
+/** `count` boxes with sides minSide + U[0, span) placed at random inside [0, extent)², float32 corners. */
+function boxesInside(r: () => number, count: number, minSide: number, span: number, extent: number): Float32Array {
+  const out = new Float32Array(count * 4);
+  for (let i = 0; i < count; i++) {
+    const w = minSide + r() * span, h = minSide + r() * span, x = r() * (extent - w), y = r() * (extent - h);
+    out.set([x, y, x + w, y + h].map(fr), i * 4);
+  }
+  return out;
+}
+
 /** torchvision's greedy NMS in float32 (Math.fround), on offset boxes, with a stable descending sort. */
 function refNms(boxes: Float32Array, scores: Float32Array, labels: Int32Array | null, scale: number, thr: number): number[] {
   const n = scores.length;
@@ -162,11 +172,7 @@ for (const backend of backends()) {
         const B = 1 + s * 2;
         const numGts = Int32Array.from({ length: B }, (_, b) => (b === 1 ? 0 : 1 + Math.floor(r() * 12)));
         const total = numGts.reduce((a, v) => a + v, 0);
-        const gtBboxes = new Float32Array(total * 4);
-        for (let i = 0; i < total; i++) {
-          const w = 2 + r() * 200, h = 2 + r() * 200, x = r() * (256 - w), y = r() * (256 - h);
-          gtBboxes.set([x, y, x + w, y + h].map(fr), i * 4);
-        }
+        const gtBboxes = boxesInside(r, total, 2, 200, 256);
         const gtLabels = Int32Array.from({ length: total }, () => Math.floor(r() * 7));
         const opts = { numClasses: 7, padShape: [256, 256] as [number, number] };
         const batched = g.atssTargetsSync({ gtBboxes, gtLabels, numGts }, opts);
@@ -192,11 +198,7 @@ for (const backend of backends()) {
         const B = 3;
         const numGts = Int32Array.from({ length: B }, (_, b) => (b === 2 ? 0 : 1 + Math.floor(r() * 8)));
         const total = numGts.reduce((a, v) => a + v, 0);
-        const gtBboxes = new Float32Array(total * 4);
-        for (let i = 0; i < total; i++) {
-          const w = 4 + r() * 150, h = 4 + r() * 150, x = r() * (256 - w), y = r() * (256 - h);
-          gtBboxes.set([x, y, x + w, y + h].map(fr), i * 4);
-        }
+        const gtBboxes = boxesInside(r, total, 4, 150, 256);
         const gtLabels = Int32Array.from({ length: total }, () => Math.floor(r() * 5));
         const res = g.atssTargetsSync({ gtBboxes, gtLabels, numGts }, { numClasses: 5, padShape: [[256, 256], [256, 192], [256, 256]], intermediates: true });
         const N = res.anchors.length / 4;

@@ -575,7 +575,6 @@ export function* taskAlignedAssign(rt: WasmRuntime, input: TalInput, options?: T
   f.ready();
   const args = (b: number, rows: number) => [
     p.scores + b * A * nc * 4, p.pred + b * A * 16, p.points, p.labels + b * M * 4, p.gts + b * M * 16, p.mask + b * M * 4, A, M, nc,
-    // the target scores (B·A·nc, nearly all zero) are built here from fg, labels and norm: no dense copy in or out
     topk, alpha, beta, eps, p.scratch, p.tLabels + b * A * 4, p.tIdx + b * A * 4, p.fg + b * A * 4, p.tBoxes + b * A * 16,
     p.norm + b * A * 4, rows,
   ];
@@ -609,6 +608,7 @@ export function* taskAlignedAssign(rt: WasmRuntime, input: TalInput, options?: T
   targetGtIdx.set(i32At(rt, p.tIdx, B * A));
   fgMask.set(i32At(rt, p.fg, B * A));
   targetBboxes.set(f32At(rt, p.tBoxes, B * A * 4));
+  // the target scores (B·A·nc, nearly all zero) are built here from fg, labels and norm: no dense copy out of wasm
   oneHotScores(fgMask, targetLabels, f32At(rt, p.norm, B * A), nc, targetScores);
   const res: TalResult = { targetLabels, targetBboxes, targetScores, fgMask, targetGtIdx, numFg };
   if (im) res.intermediates = im;
