@@ -14,6 +14,7 @@ export { atssAssign, atssAssignBatch } from "./atss";
 export { talAssign } from "./tal";
 export { nms } from "./nms";
 export { gflLevelTopk, gflDecode, yoloDecode, yoloCandidates } from "./decode";
+export { zeroBytes, expandRows } from "./rows";
 
 /** First byte above the module's own static area: JavaScript carves its buffers from here up. */
 export function heapBase(): usize {

@@ -208,6 +208,22 @@ for (const backend of backends()) {
       const first = p.input.labels.findIndex((l) => l >= 0 && l < p.c);
       bad[4 * first] = Infinity;
       expectInputError(() => g.gflHeadLossSync({ ...p.input, bboxTargets: bad }, o), 'input.bboxTargets');
+      // a positive row's stride and anchor box are checked (and named by row) before any kernel writes an output
+      const out = { gradClsScore: new Float32Array(p.input.clsScore.length).fill(5), gradBboxPred: new Float32Array(p.input.bboxPred.length).fill(5) };
+      const last = p.input.labels.length - 1 - [...p.input.labels].reverse().findIndex((l) => l >= 0 && l < p.c);
+      const zeroStride = new Float32Array(p.input.stride);
+      zeroStride[last] = 0;
+      expect(() => g.gflHeadLossSync({ ...p.input, stride: zeroStride }, { ...o, out })).toThrow(`positive row ${last}`);
+      const nanAnchor = new Float32Array(p.input.anchors);
+      nanAnchor[4 * last + 3] = NaN;
+      expect(() => g.gflHeadLossSync({ ...p.input, anchors: nanAnchor }, { ...o, out })).toThrow(`positive row ${last}`);
+      expectInputError(() => g.gflHeadLossSync({ ...p.input, anchors: nanAnchor }, o), 'input.anchors');
+      expect(out.gradClsScore.every((v) => v === 5) && out.gradBboxPred.every((v) => v === 5)).toBe(true);
+      // the same on a row that is not a positive: not read, no error
+      const negative = p.input.labels.findIndex((l) => !(l >= 0 && l < p.c));
+      const quiet = new Float32Array(p.input.stride);
+      quiet[negative] = 0;
+      expect(Number.isFinite(g.gflHeadLossSync({ ...p.input, stride: quiet }, o).loss)).toBe(true);
       expectInputError(() => g.gflHeadLossSync(p.input, { ...o, bins: 1 }), 'options.bins');
       expectInputError(() => g.gflHeadLossSync(p.input, { ...o, levels: [[4, 4]] }), 'options.levels');
       expectInputError(() => g.gflHeadLossSync(p.input, { ...o, lossWeight: { giou: 2 } as never }), 'options.lossWeight.giou');

@@ -85,6 +85,61 @@ describe('zero-copy buffers (allocate)', () => {
     });
   }
 
+  it('dense box gradients written in place: positives at the first and last rows and side by side, stale rows zeroed (GFL and YOLOv8)', async () => {
+    const g = await createGfl({ backend: 'wasm-simd-threads', threads: 2 });
+    try {
+      const r = rng(13);
+      // GFL head: one level of 6 × 7 anchors, positives at rows 0, 1, 2, 20, 40 and 41 (the last)
+      const h = 6, w = 7, n = h * w, c = 4, bins = 17, s = 8, positives = [0, 1, 2, 20, 40, 41];
+      const anchors = new Float32Array(4 * n), labels = new Int32Array(n).fill(c), bboxTargets = new Float32Array(4 * n);
+      for (let i = 0; i < n; i++) {
+        const cx = (i % w) * s, cy = Math.floor(i / w) * s;
+        anchors.set([cx - 4 * s, cy - 4 * s, cx + 4 * s, cy + 4 * s], 4 * i);
+        bboxTargets.set([cx - s * (0.5 + 9 * r()), cy - s * (0.5 + 9 * r()), cx + s * (0.5 + 9 * r()), cy + s * (0.5 + 9 * r())], 4 * i);
+      }
+      for (const i of positives) labels[i] = i % c;
+      const input = {
+        clsScore: uniform(r, n * c, -6, 3), bboxPred: uniform(r, n * 4 * bins, -3, 3), anchors,
+        stride: new Float32Array(n).fill(s), labels, labelWeights: new Float32Array(n).fill(1), bboxTargets,
+      };
+      const opts = { numClasses: c, bins, levels: [[h, w]] as Array<[number, number]>, numImages: 1 };
+      const ref = await g.gflHeadLoss(input, opts);
+      const gradBboxPred = g.allocate(n * 4 * bins).fill(7); // stale values in every row
+      const res = await g.gflHeadLoss(input, { ...opts, out: { gradBboxPred } });
+      expect(res.gradBboxPred).toBe(gradBboxPred);
+      expect(Array.from(gradBboxPred)).toEqual(Array.from(ref.gradBboxPred!));
+      const rowW = 4 * bins;
+      for (let i = 0; i < n; i++) {
+        const row = gradBboxPred.subarray(i * rowW, (i + 1) * rowW);
+        if (positives.includes(i)) expect(row.some((v) => v !== 0), `row ${i}`).toBe(true);
+        else expect(row.every((v) => v === 0), `row ${i}`).toBe(true);
+      }
+
+      // YOLOv8: one image of 5 × 6 points, foreground at points 0, 1, 13 and 29 (the last)
+      const yh = 5, yw = 6, a = yh * yw, nc = 3, ybins = 16, fgRows = [0, 1, 13, 29];
+      const fgMask = new Uint8Array(a), targetScores = new Float32Array(a * nc), targetBboxes = new Float32Array(a * 4);
+      for (const i of fgRows) {
+        fgMask[i] = 1;
+        targetScores[i * nc + (i % nc)] = 0.2 + 0.7 * r();
+        const cx = ((i % yw) + 0.5) * s, cy = (Math.floor(i / yw) + 0.5) * s;
+        targetBboxes.set([cx - s * (0.5 + 4 * r()), cy - s * (0.5 + 4 * r()), cx + s * (0.5 + 4 * r()), cy + s * (0.5 + 4 * r())], 4 * i);
+      }
+      const yInput = { predScores: uniform(r, a * nc, -4, 2), predDistri: uniform(r, a * 4 * ybins, -3, 3), targetBboxes, targetScores, fgMask };
+      const yOpts = { levels: [[yh, yw]] as Array<[number, number]>, strides: [s], batchSize: 1 };
+      const yRef = await g.yoloV8Loss(yInput, yOpts);
+      const gradPredDistri = g.allocate(a * 4 * ybins).fill(-3);
+      const yRes = await g.yoloV8Loss(yInput, { ...yOpts, out: { gradPredDistri } });
+      expect(yRes.gradPredDistri).toBe(gradPredDistri);
+      expect(Array.from(gradPredDistri)).toEqual(Array.from(yRef.gradPredDistri!));
+      for (let i = 0; i < a; i++) {
+        const row = gradPredDistri.subarray(i * 4 * ybins, (i + 1) * 4 * ybins);
+        expect(fgRows.includes(i) ? row.some((v) => v !== 0) : row.every((v) => v === 0), `row ${i}`).toBe(true);
+      }
+    } finally {
+      await g.dispose();
+    }
+  });
+
   it('step() with zero-copy logits and gradients gives the copying path\'s bits (2 threads)', async () => {
     const g = await createGfl({ backend: 'wasm-simd-threads', threads: 2 });
     try {

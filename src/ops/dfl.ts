@@ -38,6 +38,16 @@ export interface DflResult {
 
 const KEYS = [...REDUCE_KEYS, 'bins', 'convention', 'grad', 'returnRowLoss', 'out'];
 
+/** mmdetection's DFL targets lie in [0, bins − 1). A plain function: V8 runs loops in a generator several times slower. */
+function checkTargets(target: Float32Array, bins: number): void {
+  for (let i = 0; i < target.length; i++) {
+    const y = target[i];
+    if (!(y >= 0 && y < bins - 1)) {
+      throw new GflInputError('input.target', `expected values in [0, ${bins - 1}) for ${bins} bins, got ${y} at index ${i}`);
+    }
+  }
+}
+
 export function* distributionFocalLoss(rt: WasmRuntime, input: DflInput, options: DflOptions): Op<DflResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
@@ -53,14 +63,8 @@ export function* distributionFocalLoss(rt: WasmRuntime, input: DflInput, options
   const m = rowsOf('input.pred', inp.pred, bins, `M × ${bins} bins`);
   const pred = inp.pred as Float32Array;
   const target = f32Array('input.target', inp.target, m);
-  if (convention === 'mmdet') {
-    for (let i = 0; i < m; i++) {
-      const y = target[i];
-      if (!(y >= 0 && y < bins - 1)) {
-        throw new GflInputError('input.target', `expected values in [0, ${bins - 1}) for ${bins} bins, got ${y} at index ${i}`);
-      }
-    }
-  } else allFinite('input.target', target);
+  if (convention === 'mmdet') checkTargets(target, bins);
+  else allFinite('input.target', target);
   const plan = planReduction(o, m, m, m);
   const wantRows = plan.reduction === 'none' || o.returnRowLoss === true;
   const gradOut = outArray(out, 'gradPred', m * bins);

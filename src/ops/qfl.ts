@@ -63,6 +63,16 @@ function commonOptions(o: Record<string, unknown>) {
   return { beta, activated, grad, out };
 }
 
+/** The IoU targets of the positive rows (label in [0, c)) lie in [0, 1]. A plain function: V8 runs loops in a generator several times slower. */
+function checkScores(label: Int32Array, score: Float32Array, c: number): void {
+  for (let i = 0; i < label.length; i++) {
+    if ((label[i] >>> 0) < c) {
+      const y = score[i];
+      if (!(y >= 0 && y <= 1)) throw new GflInputError('input.score', `expected values in [0, 1] at positive rows, got ${y} at row ${i}`);
+    }
+  }
+}
+
 export function* qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: QflOptions): Op<QflResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
@@ -80,13 +90,7 @@ export function* qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: Qf
   const pred = f32Array('input.pred', inp.pred, n * c);
   const score = f32Array('input.score', inp.score, n);
   const lab = label as Int32Array;
-  for (let i = 0; i < n; i++) {
-    const t = lab[i];
-    if (t >= 0 && t < c) {
-      const y = score[i];
-      if (!(y >= 0 && y <= 1)) throw new GflInputError('input.score', `expected values in [0, 1] at positive rows, got ${y} at row ${i}`);
-    }
-  }
+  checkScores(lab, score, c);
   if (activated) allInRange('input.pred', pred, 0, 1, false);
   const plan = planReduction(o, n, n, n);
   const wantRows = plan.reduction === 'none' || o.returnRowLoss === true;

@@ -2,6 +2,7 @@
 // arrays of tens of megabytes, so each row is a cache (and TLB) miss: four rows are copied interleaved, element by
 // element, which keeps four misses in flight (about 1.6× faster than one set() per row at b8, cold cache). Narrow
 // rows (boxes, strides) as one plain loop.
+import type { WasmRuntime } from '../wasm/runtime.js';
 
 /** dst[k·width …] = src[rows[k]·width …] for every k. */
 export function gatherRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
@@ -36,13 +37,24 @@ function moveRows(src: Float32Array, dst: Float32Array, rows: Int32Array, width:
   }
 }
 
-/** The rows i with lo ≤ labels[i] < hi (a head's positives), ascending. */
+/** Scratch of rowsWithLabelIn, kept between calls (it only grows). */
+let candidates = new Int32Array(0);
+
+/**
+ * The rows i with lo ≤ labels[i] < hi (a head's positives), ascending. One pass without branches: every row index
+ * is written to the next free slot of a scratch array, which advances only when the row qualifies (a positive falls
+ * at random among the rows, so a branch on it would be mispredicted at each one).
+ */
 export function rowsWithLabelIn(labels: Int32Array, lo: number, hi: number): Int32Array {
-  let count = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i] >= lo && labels[i] < hi) count++;
-  const rows = new Int32Array(count);
-  for (let i = 0, k = 0; k < count; i++) if (labels[i] >= lo && labels[i] < hi) rows[k++] = i;
-  return rows;
+  const n = labels.length, span = hi - lo;
+  if (candidates.length < n + 1) candidates = new Int32Array(n + 1);
+  const slot = candidates;
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    slot[k] = i;
+    k += ((labels[i] - lo) >>> 0) < span ? 1 : 0;
+  }
+  return slot.slice(0, k);
 }
 
 /** dst[i] = scale·src[i]. */
@@ -56,10 +68,17 @@ export function scatterValues(src: Float32Array, rows: Int32Array, dst: Float32A
 }
 
 /**
- * The dense gradient of all rows of `dst` from the compact rows of the positives: zero everywhere else. `zeroed`: dst
- * is known to hold zeros already (a new array), so only the positives' rows are written.
+ * The dense gradient of all rows of `dst` from the compact rows of the positives `rows` (ascending; `rowsPtr`, their
+ * copy in gfloss memory): zero everywhere else. `zeroed`: dst is known to hold zeros already (a new array), so only
+ * the positives' rows are written. A `dst` in gfloss memory (zero-copy) is written by one wasm pass in row order.
  */
-export function expandRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array, zeroed: boolean): Float32Array {
+export function expandRows(
+  rt: WasmRuntime, src: Float32Array, rows: Int32Array, rowsPtr: number, width: number, dst: Float32Array, zeroed: boolean,
+): Float32Array {
+  if (rt.owns(dst) && rt.owns(src)) {
+    rt.kernels.expandRows(dst.byteOffset, src.byteOffset, rowsPtr, rows.length, dst.length / width, width);
+    return dst;
+  }
   if (!zeroed) dst.fill(0);
   scatterRows(src, rows, width, dst);
   return dst;

@@ -9,7 +9,7 @@
 import { GflInputError } from '../errors.js';
 import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
 import { f32Array, plainObject, knownKeys, positiveInt, rowsOf, bool, outArray, allFinite, finiteNumber } from '../validate.js';
-import { lossWeights } from './gfl-head.js';
+import { lossWeights, POSITIVES_PER_BLOCK } from './gfl-head.js';
 import { gatherRows, expandRows } from './rows.js';
 import { once } from './nms.js';
 
@@ -182,6 +182,7 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
   const pGradScores = f.floats(rows * nc, grad, gradScoresOut);
   const pPred = f.floats(nfg * rowW), pPoint = f.floats(nfg * 2), pStride = f.floats(nfg), pTarget = f.floats(nfg * 4), pW = f.floats(nfg);
   const pGradPos = f.floats(nfg * rowW, grad);
+  const pIdx = f.input(idx);
   const pBox = f.floats(nfg * 4), pCorners = f.floats(nfg * 4), pCiou = f.floats(nfg), pDfl = f.floats(nfg), pScratch = f.floats(nfg * 16);
   // intermediates only: the Integral of every anchor's sides; its VJP buffer (with a zero upstream gradient) serves
   // as per-row scratch, so that blocks of rows never share memory
@@ -200,10 +201,12 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
   gatherRows(tb, idx, 4, f.view(pTarget, nfg * 4));
   foregroundInputs(idx, a, nc, points, strides, ts, f.view(pPoint, nfg * 2), f.view(pStride, nfg), f.view(pW, nfg));
   f.view(pCoef, rows).fill(clsCoef);
-  if (wantInter) f.view(pZeros, rows * 4).fill(0);
-  yield kernelCall('yoloV8Positives',
+  if (wantInter) rt.zero(f.view(pZeros, rows * 4));
+  const positivesCall = kernelCall('yoloV8Positives',
     [pPred, pPoint, pStride, pTarget, pW, pGradPos, pBox, pCorners, pCiou, pDfl, pScratch, nfg, bins, boxCoef, dflCoef, 1e-7],
     [4 * rowW, 8, 4, 16, 4, 4 * rowW, 16, 16, 4, 4, 64, 'rows', 0, 0, 0, 0], nfg, rowW);
+  positivesCall.rowsPerBlock = POSITIVES_PER_BLOCK;
+  yield positivesCall;
   // BCE with soft targets = QFL β = 0 in the dense form
   const gradPredScores = grad ? f.streamOut(pGradScores, gradScoresOut ?? new Float32Array(rows * nc), nc) : undefined;
   const lossCls = yield kernelCall('qflLogitsDense', [pScores, pTs, pCoef, 0, 0, pGradScores, 0, rows, nc, 0],
@@ -234,7 +237,7 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
   }
   if (grad) {
     res.gradPredScores = gradPredScores;
-    res.gradPredDistri = expandRows(f.view(pGradPos, nfg * rowW), idx, rowW, gradDistriOut ?? new Float32Array(rows * rowW), !gradDistriOut);
+    res.gradPredDistri = expandRows(rt, f.view(pGradPos, nfg * rowW), idx, pIdx, rowW, gradDistriOut ?? new Float32Array(rows * rowW), !gradDistriOut);
   }
   return res;
 }

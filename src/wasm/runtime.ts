@@ -7,6 +7,8 @@ import { GflInputError } from '../errors.js';
 
 export interface KernelExports {
   heapBase(): number;
+  zeroBytes(ptr: number, bytes: number): void;
+  expandRows(dst: number, src: number, index: number, count: number, rows: number, width: number): void;
   qflLogits(pred: number, label: number, score: number, coef: number, rowLoss: number, elemLoss: number,
     gradPred: number, gradScore: number, rows: number, cols: number, beta: number): number;
   qflLogitsDense(pred: number, target: number, coef: number, rowLoss: number, elemLoss: number,
@@ -55,7 +57,10 @@ export interface KernelExports {
     cls: number, anchor: number): number;
 }
 
-export type KernelName = Exclude<keyof KernelExports, 'heapBase'>;
+/** Exports that the calling thread runs directly on its own instance (memory utilities), never split into blocks. */
+type MemoryExports = 'heapBase' | 'zeroBytes' | 'expandRows';
+
+export type KernelName = Exclude<keyof KernelExports, MemoryExports>;
 
 const PAGE = 65536;
 const ALIGN = 16;
@@ -300,6 +305,12 @@ export class WasmRuntime {
 
   isShared(): boolean {
     return this.shared;
+  }
+
+  /** Sets every element of `a` to zero: a view into this memory by memory.fill (see zeroBytes), anything else by fill(). */
+  zero(a: Float32Array | Int32Array): void {
+    if (this.owns(a)) this.kernels.zeroBytes(a.byteOffset, a.byteLength);
+    else a.fill(0);
   }
 
   /** Whether a typed array is a live view into this memory (and so needs no copy). */
