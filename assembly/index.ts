@@ -1,7 +1,7 @@
 // The kernel module: every export takes byte offsets into linear memory and scalars, allocates nothing and keeps
 // no state, so one compiled module serves the scalar, SIMD and SIMD + threads builds (see asconfig.json).
 
-export { qflLogits, qflLogitsDense, qflProb } from "./qfl";
+export { qflLogits, qflLogitsDense, qflProb, qflScoreCheck } from "./qfl";
 export { sigmoidFocal } from "./focal";
 export { dfl } from "./dfl";
 export { integral } from "./integral";

@@ -484,6 +484,29 @@ export function qflLogits(
   return qflDispatch(pred, label, score, 0, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols, beta, false);
 }
 
+/**
+ * The first row whose label marks a positive (in [0, cols)) and whose score lies outside [0, 1] (or is NaN), −1 if
+ * none: the check of qflLogits' targets, run before the loss. The SIMD tier tests four rows at a time.
+ */
+export function qflScoreCheck(label: usize, score: usize, rows: i32, cols: i32): i32 {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const zero = f32x4.splat(0), one = f32x4.splat(1), width = i32x4.splat(cols);
+    for (; i + 4 <= rows; i += 4) {
+      const at = <usize>i << 2;
+      const positive = i32x4.lt_u(v128.load(label + at), width);
+      const y = v128.load(score + at);
+      if (v128.any_true(v128.andnot(positive, v128.and(f32x4.ge(y, zero), f32x4.le(y, one))))) break;
+    }
+  }
+  for (; i < rows; i++) {
+    const t = load<u32>(label + (<usize>i << 2));
+    const y = load<f32>(score + (<usize>i << 2));
+    if (t < <u32>cols && !(y >= 0 && y <= 1)) return i;
+  }
+  return -1;
+}
+
 /** QFL on logits with a dense (rows × cols) soft target: every non-zero entry is a positive. */
 export function qflLogitsDense(
   pred: usize, target: usize, coef: usize, rowLoss: usize, elemLoss: usize,

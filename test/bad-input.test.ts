@@ -31,6 +31,18 @@ for (const backend of backends()) {
       expectInputError(() => g.qualityFocalLossSync({ pred, label, score: score.subarray(0, 2) }), 'input.score', /length 3/);
       expectInputError(() => g.qualityFocalLossSync({ pred, label, score: Float32Array.of(0.5, 1.5, 0.3) }), 'input.score', /\[0, 1\]/);
       expectInputError(() => g.qualityFocalLossSync({ pred, label, score: Float32Array.of(NaN, 0.5, 0.3) }), 'input.score');
+      // many rows (the SIMD tier's four-row steps, then the tail): the first positive row out of range is named, rows
+      // whose label is a negative (−1, C, large) are not checked
+      const rows = 23, c = 4;
+      const many = { pred: new Float32Array(rows * c), label: Int32Array.from({ length: rows }, (_, i) => (i % 3 === 0 ? [-1, c, 1 << 30][i % 9 / 3] : i % c)), score: new Float32Array(rows).fill(0.5) };
+      for (let i = 0; i < rows; i += 3) many.score[i] = i % 2 ? NaN : -2; // at the negatives only
+      expect(Number.isFinite(g.qualityFocalLossSync(many, { reduction: 'sum' }).loss)).toBe(true);
+      for (const [row, bad] of [[5, 1.0000001], [17, -0.1], [22, NaN], [1, Infinity]] as const) {
+        const s = new Float32Array(many.score);
+        s[row] = bad;
+        if (row + 2 < rows) s[row + 2] = 7; // a later bad row: the first one is reported
+        expectInputError(() => g.qualityFocalLossSync({ ...many, score: s }, { reduction: 'sum' }), 'input.score', new RegExp(`at row ${row}$`));
+      }
       expectInputError(() => g.qualityFocalLossSync({ pred, label, score }, { beta: NaN }), 'options.beta', /finite/);
       expectInputError(() => g.qualityFocalLossSync({ pred, label, score }, { beta: Infinity }), 'options.beta', /finite/);
       expectInputError(() => g.qualityFocalLossSync({ pred, label, score }, { beta: -1 }), 'options.beta');

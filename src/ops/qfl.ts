@@ -2,6 +2,7 @@
 // (`activated: true`) and `quality_focal_loss_tensor_target` (dense soft targets).
 import { GflInputError } from '../errors.js';
 import { kernelCall, type WasmRuntime, type Op } from '../wasm/runtime.js';
+import { once } from './nms.js';
 import { f32Array, i32Array, finiteNumber, plainObject, knownKeys, positiveInt, allInRange, rowsOf, bool, outArray } from '../validate.js';
 import { planReduction, fillCoef, weighRows, sumOf, REDUCE_KEYS, type ReduceOptions } from './reduce.js';
 
@@ -63,16 +64,6 @@ function commonOptions(o: Record<string, unknown>) {
   return { beta, activated, grad, out };
 }
 
-/** The IoU targets of the positive rows (label in [0, c)) lie in [0, 1]. A plain function: V8 runs loops in a generator several times slower. */
-function checkScores(label: Int32Array, score: Float32Array, c: number): void {
-  for (let i = 0; i < label.length; i++) {
-    if ((label[i] >>> 0) < c) {
-      const y = score[i];
-      if (!(y >= 0 && y <= 1)) throw new GflInputError('input.score', `expected values in [0, 1] at positive rows, got ${y} at row ${i}`);
-    }
-  }
-}
-
 export function* qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: QflOptions): Op<QflResult> {
   const inp = plainObject('input', input);
   const o = plainObject('options', options);
@@ -90,7 +81,6 @@ export function* qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: Qf
   const pred = f32Array('input.pred', inp.pred, n * c);
   const score = f32Array('input.score', inp.score, n);
   const lab = label as Int32Array;
-  checkScores(lab, score, c);
   if (activated) allInRange('input.pred', pred, 0, 1, false);
   const plan = planReduction(o, n, n, n);
   const wantRows = plan.reduction === 'none' || o.returnRowLoss === true;
@@ -106,6 +96,9 @@ export function* qualityFocalLoss(rt: WasmRuntime, input: QflInput, options?: Qf
   const pRow = f.floats(n, wantRows, rowOut), pElem = f.floats(n * c, wantElems, elemOut);
   const pGrad = f.floats(n * c, grad, gradPredOut), pGradScore = f.floats(n, grad, gradScoreOut);
   f.ready();
+  // the positive rows' IoU targets, checked in wasm on this thread before any output is written
+  const bad = yield once('qflScoreCheck', [pLabel, pScore, n, c]);
+  if (bad >= 0) throw new GflInputError('input.score', `expected values in [0, 1] at positive rows, got ${score[bad]} at row ${bad}`);
   fillCoef(plan, f.view(pCoef, n), true);
   const gradPred = grad ? f.streamOut(pGrad, gradPredOut ?? new Float32Array(n * c), c) : undefined;
   const total = activated

@@ -62,7 +62,10 @@ export function planReduction(o: Record<string, unknown>, rows: number, meanCoun
 export function fillCoef(plan: ReducePlan, coef: Float32Array, perRowGrad: boolean): void {
   const { weight, scale, gradOutput } = plan;
   const g = perRowGrad ? gradOutput : undefined;
-  for (let i = 0; i < coef.length; i++) coef[i] = scale * (weight ? weight[i] : 1) * (g ? g[i] : 1);
+  // the common cases without the per-element tests (the same float64 products: a factor of 1 is exact)
+  if (!weight && !g) coef.fill(scale);
+  else if (!g) for (let i = 0; i < coef.length; i++) coef[i] = scale * weight![i];
+  else for (let i = 0; i < coef.length; i++) coef[i] = scale * (weight ? weight[i] : 1) * g[i];
 }
 
 /** Scales kernel row (or element) losses in place into what reduction 'none' returns: lossWeight·weight·L. */

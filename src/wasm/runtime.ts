@@ -15,6 +15,7 @@ export interface KernelExports {
     gradPred: number, gradTarget: number, rows: number, cols: number, beta: number): number;
   qflProb(pred: number, label: number, score: number, target: number, coef: number, rowLoss: number, elemLoss: number,
     gradPred: number, gradTarget: number, rows: number, cols: number, beta: number): number;
+  qflScoreCheck(label: number, score: number, rows: number, cols: number): number;
   sigmoidFocal(pred: number, label: number, coef: number, elemCoef: number, rowLoss: number, elemLoss: number,
     gradPred: number, rows: number, cols: number, alpha: number, gamma: number): number;
   dfl(pred: number, target: number, coef: number, rowLoss: number, gradPred: number, gradTarget: number,
