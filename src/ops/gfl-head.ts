@@ -129,8 +129,26 @@ function positivesPerImage(pos: Int32Array, off: number[], numImages: number): I
 }
 
 /**
- * What only the positives' rows must satisfy, checked before any kernel runs: a positive stride, finite boxes. It
- * reads the positives' rows as gathered (compact: row k is row pos[k]), so the dense arrays are visited once.
+ * The positives' strides, anchors and box targets, gathered to compact rows in one loop: rows picked out of the dense
+ * arrays miss the cache, and one loop keeps a positive's three misses in flight together (half the time of three
+ * gathers at b8, cold cache). Then checked on the compact rows, before any kernel runs.
+ */
+function gatherPositiveBoxes(
+  pos: Int32Array, stride: Float32Array, anchors: Float32Array, targets: Float32Array,
+  s: Float32Array, a: Float32Array, t: Float32Array,
+): void {
+  for (let k = 0; k < pos.length; k++) {
+    const i = pos[k], from = 4 * i, to = 4 * k;
+    s[k] = stride[i];
+    a[to] = anchors[from]; a[to + 1] = anchors[from + 1]; a[to + 2] = anchors[from + 2]; a[to + 3] = anchors[from + 3];
+    t[to] = targets[from]; t[to + 1] = targets[from + 1]; t[to + 2] = targets[from + 2]; t[to + 3] = targets[from + 3];
+  }
+  checkPositiveRows(pos, s, a, t);
+}
+
+/**
+ * What only the positives' rows must satisfy: a positive stride, finite boxes. It reads the positives' rows as
+ * gathered (compact: row k is row pos[k]), so the dense arrays are visited once.
  */
 function checkPositiveRows(pos: Int32Array, stride: Float32Array, anchors: Float32Array, targets: Float32Array): void {
   for (let k = 0; k < pos.length; k++) {
@@ -213,10 +231,7 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   const pPredBox = f.floats(npos * 4), pTargetBox = f.floats(npos * 4), pCorners = f.floats(npos * 4);
   const pIou = f.floats(npos), pBoxLoss = f.floats(npos), pDflLoss = f.floats(npos), pScratch = f.floats(npos * 16);
   f.ready();
-  gatherRows(anchors, pos, 4, f.view(pAnchor, npos * 4));
-  gatherRows(targets, pos, 4, f.view(pTarget, npos * 4));
-  gatherRows(stride, pos, 1, f.view(pStride, npos));
-  checkPositiveRows(pos, f.view(pStride, npos), f.view(pAnchor, npos * 4), f.view(pTarget, npos * 4));
+  gatherPositiveBoxes(pos, stride, anchors, targets, f.view(pStride, npos), f.view(pAnchor, npos * 4), f.view(pTarget, npos * 4));
   if (!predInPlace) gatherRows(bboxPred, pos, rowW, f.view(pPred, npos * rowW));
   if (!clsInPlace) gatherRows(cls, pos, c, f.view(pPosCls, npos * c));
 
