@@ -26,8 +26,9 @@ export function expandRows(dst: usize, src: usize, index: usize, count: i32, row
 }
 
 /**
- * Zeros [from, to) (a multiple of 4 bytes). A loop of stores, not memory.fill: V8 runs each bulk-memory instruction
- * as a call into the runtime, which costs more than the stores of the few kilobytes between two positives' rows.
+ * Zeros [from, to) (a multiple of 4 bytes). A loop of stores, not memory.fill: at b8 (3,400 positives, a fill and a
+ * copy per positive) the GFL head's side work around expandRows took 1.14 ms per call this way, 1.37 ms with
+ * memory.fill and memory.copy.
  */
 // @ts-ignore: decorator
 @inline function zeroRange(from: usize, to: usize): void {
