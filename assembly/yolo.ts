@@ -12,7 +12,7 @@
 
 import { ciouBox, CIOU_VALUE } from "./ciou";
 import { BOX_GRAD_PRED } from "./giou";
-import { sideSoftmaxInto, sideDfl, sideGrad } from "./gfl-head";
+import { sidesSoftmax, sideGrad } from "./gfl-head";
 
 export function yoloV8Positives(
   pred: usize, point: usize, stride: usize, target: usize, w: usize,
@@ -38,11 +38,7 @@ export function yoloV8Positives(
     store<f32>(cp, clampTo(bx2 - ax, dmax), 8); store<f32>(cp, clampTo(by2 - ay, dmax), 12);
 
     let dfl: f32 = 0;
-    for (let sd = 0; sd < 4; sd++) {
-      const z = zp + <usize>sd * rowBytes;
-      sideSoftmaxInto(z, gp ? gp + <usize>sd * rowBytes : 0, bins, sc + (<usize>sd << 3), sc + (<usize>(sd + 4) << 3));
-      dfl += sideDfl(z, <f32>load<f64>(sc + (<usize>(sd + 4) << 3)), load<f32>(cp + (<usize>sd << 2)), true);
-    }
+    dfl += sidesSoftmax(zp, gp, bins, sc, cp, true);
     dfl = dfl / 4.0;
     const yl = load<f64>(sc), yt = load<f64>(sc, 8), yr = load<f64>(sc, 16), yb = load<f64>(sc, 24);
     // dist2bbox(xywh=False): x1y1 = a − lt, x2y2 = a + rb
