@@ -7,7 +7,7 @@
 //     wr = 1 − wl)
 // The classification pass (QFL / BCE over every logit) is the QFL kernel, run separately by the caller.
 //
-// Inputs are compact, one row per positive, so this pass touches nothing but the positives (at b8, 3,400 rows of 68
+// Inputs are compact, one row per positive, so this pass touches nothing but the positives (at b8, 3,360 rows of 68
 // logits instead of 67,200): gathered by the caller, or by gflHeadGather when the dense arrays already live in gfloss
 // memory. Outputs are compact; the caller scatters them.
 // Per positive k, with the row's side logits z_s (s = left, top, right, bottom), p_s = softmax(z_s), ŷ_s = Σ_j j·p_sj:
@@ -26,11 +26,11 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
 
 /**
  * Softmax of one side's `bins` logits at z: writes the normalised probabilities to p, and ŷ and logsumexp(z) to
- * the f64 slots sy and sl. The scalar tier's form; the SIMD tier runs the four sides of a positive together, four
- * bins per step (sidesSoftmax).
+ * the f64 slots sy and sl. The scalar tier's form (and both tiers' without a gradient buffer, sideSoftmaxInto); the
+ * SIMD tier runs the four sides of a positive together, four bins per step (sidesSoftmax).
  */
 // @ts-ignore: decorator
-@inline export function sideSoftmax(z: usize, p: usize, bins: i32, sy: usize, sl: usize): void {
+@inline function sideSoftmax(z: usize, p: usize, bins: i32, sy: usize, sl: usize): void {
   const m = rowMax(z, bins);
   let s: f64 = 0, d: f64 = 0;
   for (let j = 0; j < bins; j++) {
@@ -97,8 +97,8 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
 
 /**
  * The four sides of one positive (rows of `bins` logits at zp, zp + bins, …): softmax into the four gradient rows at
- * gp, ŷ and logsumexp into the f64 slots sc[0…3] and sc[4…7], and Σ over the sides of DFL toward targets cp[0…3]
- * (returned). The SIMD tier runs the four sides stage by stage (their maxima, then each block of four bins of all four
+ * gp (0: not wanted), ŷ into the f64 slots sc[0…3], and Σ over the sides of DFL toward targets cp[0…3] (returned);
+ * sc[4…7] are scratch. With a gradient buffer the SIMD tier runs the four sides stage by stage (their maxima, then each block of four bins of all four
  * sides, then their sums' tails, …): one side's softmax is a chain of dependent steps (max → exp → sums → 1/s → log),
  * and four independent chains side by side let the CPU overlap them where one side after the other waited on each.
  * Per side: four bins per exp4, float64 sums two lanes at a time on the promoted values, the bins past the last
@@ -161,7 +161,6 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
   store<f64>(sc, u0 / t0); store<f64>(sc, u1 / t1, 8); store<f64>(sc, u2 / t2, 16); store<f64>(sc, u3 / t3, 24);
   const l0 = m0 + logPositive1(<f32>t0), l1 = m1 + logPositive1(<f32>t1);
   const l2 = m2 + logPositive1(<f32>t2), l3 = m3 + logPositive1(<f32>t3);
-  store<f64>(sc, <f64>l0, 32); store<f64>(sc, <f64>l1, 40); store<f64>(sc, <f64>l2, 48); store<f64>(sc, <f64>l3, 56);
   let dfl: f32 = 0;
   dfl += sideDfl(z0, l0, load<f32>(cp), ultra);
   dfl += sideDfl(z1, l1, load<f32>(cp, 4), ultra);

@@ -37,8 +37,7 @@ export function yoloV8Positives(
     store<f32>(cp, clampTo(ax - bx1, dmax)); store<f32>(cp, clampTo(ay - by1, dmax), 4);
     store<f32>(cp, clampTo(bx2 - ax, dmax), 8); store<f32>(cp, clampTo(by2 - ay, dmax), 12);
 
-    let dfl: f32 = 0;
-    dfl += sidesSoftmax(zp, gp, bins, sc, cp, true);
+    let dfl = sidesSoftmax(zp, gp, bins, sc, cp, true);
     dfl = dfl / 4.0;
     const yl = load<f64>(sc), yt = load<f64>(sc, 8), yr = load<f64>(sc, 16), yb = load<f64>(sc, 24);
     // dist2bbox(xywh=False): x1y1 = a − lt, x2y2 = a + rb

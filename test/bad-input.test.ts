@@ -37,11 +37,13 @@ for (const backend of backends()) {
       const many = { pred: new Float32Array(rows * c), label: Int32Array.from({ length: rows }, (_, i) => (i % 3 === 0 ? [-1, c, 1 << 30][i % 9 / 3] : i % c)), score: new Float32Array(rows).fill(0.5) };
       for (let i = 0; i < rows; i += 3) many.score[i] = i % 2 ? NaN : -2; // at the negatives only
       expect(Number.isFinite(g.qualityFocalLossSync(many, { reduction: 'sum' }).loss)).toBe(true);
-      for (const [row, bad] of [[5, 1.0000001], [17, -0.1], [22, NaN], [1, Infinity]] as const) {
+      // bad values in the four-row steps (rows 0–19) and in the tail (20–22); a later bad positive row (row + 3, also
+      // positive) must not be the one reported, and the message gives the first bad row's value
+      for (const [row, bad] of [[5, 1.0000001], [17, -0.1], [10, NaN], [22, NaN], [1, Infinity]] as const) {
         const s = new Float32Array(many.score);
         s[row] = bad;
-        if (row + 2 < rows) s[row + 2] = 7; // a later bad row: the first one is reported
-        expectInputError(() => g.qualityFocalLossSync({ ...many, score: s }, { reduction: 'sum' }), 'input.score', new RegExp(`at row ${row}$`));
+        if (row + 3 < rows) s[row + 3] = 7;
+        expectInputError(() => g.qualityFocalLossSync({ ...many, score: s }, { reduction: 'sum' }), 'input.score', new RegExp(`got ${Math.fround(bad)} at row ${row}$`));
       }
       expectInputError(() => g.qualityFocalLossSync({ pred, label, score }, { beta: NaN }), 'options.beta', /finite/);
       expectInputError(() => g.qualityFocalLossSync({ pred, label, score }, { beta: Infinity }), 'options.beta', /finite/);

@@ -175,6 +175,16 @@ for (const backend of backends()) {
       close(o.lossCls, gflHeadReference(p.input, { numClasses: p.c, avgFactor: 7 }).lossCls);
     });
 
+    it('the positives found by one call are not changed by the next (smaller) call', () => {
+      const big = gflProblem(8, { numImages: 2 }), small = gflProblem(9, { numImages: 1 });
+      const first = g.gflHeadLossSync(big.input, { levels: LEVELS, numImages: 2, returnIntermediates: true }).intermediates!.posInds;
+      const copy = Int32Array.from(first);
+      const expected = big.input.labels.reduce((a: number[], l, i) => (l >= 0 && l < big.c ? [...a, i] : a), []);
+      expect(Array.from(first)).toEqual(expected);
+      g.gflHeadLossSync(small.input, { levels: LEVELS, numImages: 1, returnIntermediates: true });
+      expect(first).toEqual(copy);
+    });
+
     it('label weight 0 removes a row from QFL only; the box terms of a positive stay', () => {
       const p = gflProblem(7, { numImages: 1 });
       const lw = new Float32Array(p.input.labels.length).fill(0);

@@ -47,7 +47,7 @@ let candidates = new Int32Array(0);
  */
 export function rowsWithLabelIn(labels: Int32Array, lo: number, hi: number): Int32Array {
   const n = labels.length, span = hi - lo;
-  if (candidates.length < n + 1) candidates = new Int32Array(n + 1);
+  if (candidates.length < n) candidates = new Int32Array(n);
   const slot = candidates;
   let k = 0;
   for (let i = 0; i < n; i++) {
@@ -68,14 +68,14 @@ export function scatterValues(src: Float32Array, rows: Int32Array, dst: Float32A
 }
 
 /**
- * The dense gradient of all rows of `dst` from the compact rows of the positives `rows` (ascending; `rowsPtr`, their
- * copy in gfloss memory): zero everywhere else. `zeroed`: dst is known to hold zeros already (a new array), so only
+ * The dense gradient of all rows of `dst` from the compact rows `src` (a view into gfloss memory) of the positives
+ * `rows` (ascending; `rowsPtr`, their copy in gfloss memory): zero everywhere else. `zeroed`: dst is known to hold zeros already (a new array), so only
  * the positives' rows are written. A `dst` in gfloss memory (zero-copy) is written by one wasm pass in row order.
  */
 export function expandRows(
   rt: WasmRuntime, src: Float32Array, rows: Int32Array, rowsPtr: number, width: number, dst: Float32Array, zeroed: boolean,
 ): Float32Array {
-  if (rt.owns(dst) && rt.owns(src)) {
+  if (rt.owns(dst)) {
     rt.kernels.expandRows(dst.byteOffset, src.byteOffset, rowsPtr, rows.length, dst.length / width, width);
     return dst;
   }

@@ -182,7 +182,7 @@ export function* yoloV8Loss(rt: WasmRuntime, input: YoloV8Input, options?: YoloV
   const pGradScores = f.floats(rows * nc, grad, gradScoresOut);
   const pPred = f.floats(nfg * rowW), pPoint = f.floats(nfg * 2), pStride = f.floats(nfg), pTarget = f.floats(nfg * 4), pW = f.floats(nfg);
   const pGradPos = f.floats(nfg * rowW, grad);
-  const pIdx = f.input(idx);
+  const pIdx = grad ? f.input(idx) : 0;
   const pBox = f.floats(nfg * 4), pCorners = f.floats(nfg * 4), pCiou = f.floats(nfg), pDfl = f.floats(nfg), pScratch = f.floats(nfg * 16);
   // intermediates only: the Integral of every anchor's sides; its VJP buffer (with a zero upstream gradient) serves
   // as per-row scratch, so that blocks of rows never share memory
