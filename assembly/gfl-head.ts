@@ -98,9 +98,10 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
 /**
  * The four sides of one positive (rows of `bins` logits at zp, zp + bins, …): softmax into the four gradient rows at
  * gp (0: not wanted), ŷ into the f64 slots sc[0…3], and Σ over the sides of DFL toward targets cp[0…3] (returned);
- * sc[4…7] are scratch. With a gradient buffer the SIMD tier runs the four sides stage by stage (their maxima, then each block of four bins of all four
- * sides, then their sums' tails, …): one side's softmax is a chain of dependent steps (max → exp → sums → 1/s → log),
- * and four independent chains side by side let the CPU overlap them where one side after the other waited on each.
+ * sc[4…7] are scratch. With a gradient buffer the SIMD tier runs the four sides stage by stage (their maxima, then
+ * each block of four bins of all four sides, then their sums' tails, …): one side's softmax is a chain of dependent
+ * steps (max → exp → sums → 1/s → log), and four independent chains side by side let the CPU overlap them where one
+ * side after the other waited on each.
  * Per side: four bins per exp4, float64 sums two lanes at a time on the promoted values, the bins past the last
  * multiple of four one at a time; measured against the former one-side-at-a-time form, the same bits and 10 % less
  * time for the whole positives pass (in cache, 3,360 positives).

@@ -69,8 +69,9 @@ export function scatterValues(src: Float32Array, rows: Int32Array, dst: Float32A
 
 /**
  * The dense gradient of all rows of `dst` from the compact rows `src` (a view into gfloss memory) of the positives
- * `rows` (ascending; `rowsPtr`, their copy in gfloss memory): zero everywhere else. `zeroed`: dst is known to hold zeros already (a new array), so only
- * the positives' rows are written. A `dst` in gfloss memory (zero-copy) is written by one wasm pass in row order.
+ * `rows` (ascending; `rowsPtr`, their copy in gfloss memory): zero everywhere else. `zeroed`: dst is known to hold
+ * zeros already (a new array), so only the positives' rows are written. A `dst` in gfloss memory (zero-copy) is
+ * written by one wasm pass in row order.
  */
 export function expandRows(
   rt: WasmRuntime, src: Float32Array, rows: Int32Array, rowsPtr: number, width: number, dst: Float32Array, zeroed: boolean,
