@@ -38,7 +38,10 @@ export interface DflResult {
 
 const KEYS = [...REDUCE_KEYS, 'bins', 'convention', 'grad', 'returnRowLoss', 'out'];
 
-/** mmdetection's DFL targets lie in [0, bins − 1). A plain function: V8 runs loops inside a generator slower (1.3× for a plain loop). */
+/**
+ * mmdetection's DFL targets lie in [0, bins − 1). A plain function: V8 runs loops inside a generator slower (1.3× for
+ * a plain loop).
+ */
 function checkTargets(target: Float32Array, bins: number): void {
   for (let i = 0; i < target.length; i++) {
     const y = target[i];
