@@ -1,4 +1,5 @@
 // Shared by the tests: the built package as users import it, the golden cases, and a seeded generator.
+import { expect } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +57,19 @@ export function uniform(r: () => number, n: number, lo: number, hi: number): Flo
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
   return a;
+}
+
+/**
+ * The same values element for element (Object.is: NaN equals NaN, +0 differs from −0), reporting the first
+ * difference. For large arrays: toEqual's diff of two arrays of 10⁵–10⁶ mismatching elements can take minutes.
+ */
+export function expectSameValues(actual: ArrayLike<number> | undefined, expected: ArrayLike<number> | undefined, what = 'values'): void {
+  expect(actual, `${what}: present`).toBeDefined();
+  expect(expected, `${what}: reference present`).toBeDefined();
+  expect(actual!.length, `${what}: length`).toBe(expected!.length);
+  for (let i = 0; i < actual!.length; i++) {
+    if (!Object.is(actual![i], expected![i])) expect(actual![i], `${what}[${i}]`).toBe(expected![i]);
+  }
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -2,7 +2,7 @@
 // survive memory growth (shared memory); overlap rejected by name; plain-memory backends refuse.
 import { describe, it, expect } from 'vitest';
 import { createGfl, createGflSync, GflInputError } from '../dist/index.js';
-import { rng, uniform } from './helpers.js';
+import { rng, uniform, expectSameValues } from './helpers.js';
 
 function problem(r: () => number, n: number, c: number) {
   const pred = uniform(r, n * c, -6, 3);
@@ -29,7 +29,7 @@ describe('zero-copy buffers (allocate)', () => {
           expect(res.loss).toBe(ref.loss);
           expect(res.gradPred).toBe(gradPred);
           expect(res.gradScore).toBe(gradScore);
-          expect(Array.from(gradPred)).toEqual(Array.from(ref.gradPred!));
+          expectSameValues(gradPred, ref.gradPred, 'gradPred');
           const sync = g.qualityFocalLossSync({ pred, label, score }, { avgFactor: 150, out: { gradPred, gradScore } });
           expect(sync.loss).toBe(ref.loss);
         }
@@ -70,8 +70,8 @@ describe('zero-copy buffers (allocate)', () => {
           const res = await g.gflHeadLoss({ ...input, ...inPlace }, { ...opts, out: { gradClsScore, gradBboxPred } });
           expect([res.lossCls, res.lossBbox, res.lossDfl]).toEqual([ref.lossCls, ref.lossBbox, ref.lossDfl]);
           expect(res.gradBboxPred).toBe(gradBboxPred);
-          expect(Array.from(gradClsScore)).toEqual(Array.from(ref.gradClsScore!));
-          expect(Array.from(gradBboxPred)).toEqual(Array.from(ref.gradBboxPred!));
+          expectSameValues(gradClsScore, ref.gradClsScore, 'gradClsScore');
+          expectSameValues(gradBboxPred, ref.gradBboxPred, 'gradBboxPred');
         }
         // a NaN among a positive's class logits makes its quality weight NaN on both paths
         const k = labels.findIndex((v) => v < c);
@@ -107,7 +107,7 @@ describe('zero-copy buffers (allocate)', () => {
       const gradBboxPred = g.allocate(n * 4 * bins).fill(7); // stale values in every row
       const res = await g.gflHeadLoss(input, { ...opts, out: { gradBboxPred } });
       expect(res.gradBboxPred).toBe(gradBboxPred);
-      expect(Array.from(gradBboxPred)).toEqual(Array.from(ref.gradBboxPred!));
+      expectSameValues(gradBboxPred, ref.gradBboxPred, 'gradBboxPred');
       const rowW = 4 * bins;
       for (let i = 0; i < n; i++) {
         const row = gradBboxPred.subarray(i * rowW, (i + 1) * rowW);
@@ -130,7 +130,7 @@ describe('zero-copy buffers (allocate)', () => {
       const gradPredDistri = g.allocate(a * 4 * ybins).fill(-3);
       const yRes = await g.yoloV8Loss(yInput, { ...yOpts, out: { gradPredDistri } });
       expect(yRes.gradPredDistri).toBe(gradPredDistri);
-      expect(Array.from(gradPredDistri)).toEqual(Array.from(yRef.gradPredDistri!));
+      expectSameValues(gradPredDistri, yRef.gradPredDistri, 'gradPredDistri');
       for (let i = 0; i < a; i++) {
         const row = gradPredDistri.subarray(i * 4 * ybins, (i + 1) * 4 * ybins);
         expect(fgRows.includes(i) ? row.some((v) => v !== 0) : row.every((v) => v === 0), `row ${i}`).toBe(true);
@@ -156,8 +156,8 @@ describe('zero-copy buffers (allocate)', () => {
       expect(res.numPos).toBeGreaterThan(0);
       expect([res.lossCls, res.lossBbox, res.lossDfl]).toEqual([ref.lossCls, ref.lossBbox, ref.lossDfl]);
       expect(res.gradBboxPred).toBe(out.gradBboxPred);
-      expect(Array.from(out.gradClsScore)).toEqual(Array.from(ref.gradClsScore!));
-      expect(Array.from(out.gradBboxPred)).toEqual(Array.from(ref.gradBboxPred!));
+      expectSameValues(out.gradClsScore, ref.gradClsScore, 'gradClsScore');
+      expectSameValues(out.gradBboxPred, ref.gradBboxPred, 'gradBboxPred');
     } finally {
       await g.dispose();
     }
