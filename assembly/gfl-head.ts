@@ -80,8 +80,8 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
     for (; j + 4 <= bins; j += 4) {
       const q = p + (<usize>j << 2);
       const v = v128.load(q);
-      const glo = f64x2.mul(f64x2.promote_low_f32x4(v), f64x2.add(av, f64x2.mul(gv, f64x2.sub(jlo, yv))));
-      const ghi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<i64>(v, v, 1, 1)), f64x2.add(av, f64x2.mul(gv, f64x2.sub(jhi, yv))));
+      const glo = f64x2.mul(lowPair(v), f64x2.add(av, f64x2.mul(gv, f64x2.sub(jlo, yv))));
+      const ghi = f64x2.mul(highPair(v), f64x2.add(av, f64x2.mul(gv, f64x2.sub(jhi, yv))));
       v128.store(q, v128.shuffle<i64>(f32x4.demote_f64x2_zero(glo), f32x4.demote_f64x2_zero(ghi), 0, 2));
       jlo = f64x2.add(jlo, four); jhi = f64x2.add(jhi, four);
     }
@@ -132,8 +132,12 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
     const e0 = exp4(f32x4.sub(v128.load(z0 + o), v0)), e1 = exp4(f32x4.sub(v128.load(z1 + o), v1));
     const e2 = exp4(f32x4.sub(v128.load(z2 + o), v2)), e3 = exp4(f32x4.sub(v128.load(z3 + o), v3));
     v128.store(p0 + o, e0); v128.store(p1 + o, e1); v128.store(p2 + o, e2); v128.store(p3 + o, e3);
-    s0 = sumStep(s0, e0); s1 = sumStep(s1, e1); s2 = sumStep(s2, e2); s3 = sumStep(s3, e3);
-    d0 = moment(d0, e0, jlo, jhi); d1 = moment(d1, e1, jlo, jhi); d2 = moment(d2, e2, jlo, jhi); d3 = moment(d3, e3, jlo, jhi);
+    const a0 = lowPair(e0), a1 = lowPair(e1), a2 = lowPair(e2), a3 = lowPair(e3);
+    const b0 = highPair(e0), b1 = highPair(e1), b2 = highPair(e2), b3 = highPair(e3);
+    s0 = f64x2.add(s0, f64x2.add(a0, b0)); s1 = f64x2.add(s1, f64x2.add(a1, b1));
+    s2 = f64x2.add(s2, f64x2.add(a2, b2)); s3 = f64x2.add(s3, f64x2.add(a3, b3));
+    d0 = moment(d0, a0, b0, jlo, jhi); d1 = moment(d1, a1, b1, jlo, jhi);
+    d2 = moment(d2, a2, b2, jlo, jhi); d3 = moment(d3, a3, b3, jlo, jhi);
     jlo = f64x2.add(jlo, four); jhi = f64x2.add(jhi, four);
   }
   let t0 = lanes(s0), t1 = lanes(s1), t2 = lanes(s2), t3 = lanes(s3);
@@ -170,16 +174,21 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
   return dfl;
 }
 
-/** s + (low pair + high pair) of the four exponentials e (float64, two bins per lane). */
+/** Lanes 0 and 1 of four floats, as float64. */
 // @ts-ignore: decorator
-@inline function sumStep(s: v128, e: v128): v128 {
-  return f64x2.add(s, f64x2.add(f64x2.promote_low_f32x4(e), f64x2.promote_low_f32x4(v128.shuffle<i64>(e, e, 1, 1))));
+@inline function lowPair(e: v128): v128 {
+  return f64x2.promote_low_f32x4(e);
 }
 
-/** d + (jlo·low pair + jhi·high pair): the running Σ j·e_j, two bins per lane. */
+/** Lanes 2 and 3 of four floats, as float64. */
 // @ts-ignore: decorator
-@inline function moment(d: v128, e: v128, jlo: v128, jhi: v128): v128 {
-  const lo = f64x2.promote_low_f32x4(e), hi = f64x2.promote_low_f32x4(v128.shuffle<i64>(e, e, 1, 1));
+@inline function highPair(e: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<i64>(e, e, 1, 1));
+}
+
+/** d + (jlo·lo + jhi·hi): the running Σ j·e_j, two bins per lane. */
+// @ts-ignore: decorator
+@inline function moment(d: v128, lo: v128, hi: v128, jlo: v128, jhi: v128): v128 {
   return f64x2.add(d, f64x2.add(f64x2.mul(jlo, lo), f64x2.mul(jhi, hi)));
 }
 
@@ -193,8 +202,8 @@ import { giouBox, BOX_IOU, BOX_GRAD_PRED } from "./giou";
 // @ts-ignore: decorator
 @inline function normalise4(q: usize, iv: v128): void {
   const e = v128.load(q);
-  const lo = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(e), iv));
-  const hi = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<i64>(e, e, 1, 1)), iv));
+  const lo = f32x4.demote_f64x2_zero(f64x2.mul(lowPair(e), iv));
+  const hi = f32x4.demote_f64x2_zero(f64x2.mul(highPair(e), iv));
   v128.store(q, v128.shuffle<i64>(lo, hi, 0, 2));
 }
 

@@ -375,8 +375,8 @@ export function atan1(x: f32): f32 {
 }
 
 /**
- * log1p(e)/e for e ∈ [0, e^−2] (far-negative logits, x < −2, in the QFL kernel): a degree-5 polynomial fitted for the least maximum error on that
- * interval (softplus = e·P(e) within 1.11 ulp for every float32 e ≥ 2⁻²⁴ up to e^−2, checked in float64; below, P(e)
+ * log1p(e)/e for e ∈ [0, e^−2] (far-negative logits, x < −2, in the QFL kernel): a degree-5 polynomial fitted for
+ * the least maximum error on that interval (softplus = e·P(e) within 1.11 ulp for every float32 e ≥ 2⁻²⁴ up to e^−2, checked in float64; below, P(e)
  * rounds to 1 and the error is under 0.5 ulp; the Taylor series to e⁷ it replaces reached 1.25 ulp with two terms
  * more). By Horner's rule in two stages: Estrin's scheme, with one operation more, measured no faster here and took
  * the bound to 1.58 ulp. Here the terms e⁵ … e³.

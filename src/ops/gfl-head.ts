@@ -285,8 +285,7 @@ export function* gflHeadLoss(rt: WasmRuntime, input: GflHeadInput, options?: Gfl
   }
   if (wantInter) {
     const qflScoreTarget = new Float32Array(n);
-    const iou = f.view(pIou, npos);
-    for (let k = 0; k < npos; k++) qflScoreTarget[pos[k]] = iou[k];
+    scatterValues(f.view(pIou, npos), pos, qflScoreTarget);
     res.intermediates = {
       qflScoreTarget, posInds: pos, weightTargets: f.take(pW, npos),
       posDecodedPredBoxes: f.take(pPredBox, npos * 4), posDecodedTargetBoxes: f.take(pTargetBox, npos * 4),
