@@ -11,6 +11,15 @@ function problem(r: () => number, n: number, c: number) {
   return { pred, label, score };
 }
 
+/** Every row of `grad` (rows of `width`) listed in `rows` holds a non-zero value; every other row is all zeros. */
+function expectNonzeroRowsAt(grad: Float32Array, width: number, rows: number[]) {
+  for (let i = 0; i < grad.length / width; i++) {
+    const row = grad.subarray(i * width, (i + 1) * width);
+    if (rows.includes(i)) expect(row.some((v) => v !== 0), `row ${i}`).toBe(true);
+    else expect(row.every((v) => v === 0), `row ${i}`).toBe(true);
+  }
+}
+
 describe('zero-copy buffers (allocate)', () => {
   for (const threads of [1, 2]) {
     it(`threads ${threads}: same results as copying, outputs written in place, views survive growth`, async () => {
@@ -108,12 +117,7 @@ describe('zero-copy buffers (allocate)', () => {
       const res = await g.gflHeadLoss(input, { ...opts, out: { gradBboxPred } });
       expect(res.gradBboxPred).toBe(gradBboxPred);
       expectSameValues(gradBboxPred, ref.gradBboxPred, 'gradBboxPred');
-      const rowW = 4 * bins;
-      for (let i = 0; i < n; i++) {
-        const row = gradBboxPred.subarray(i * rowW, (i + 1) * rowW);
-        if (positives.includes(i)) expect(row.some((v) => v !== 0), `row ${i}`).toBe(true);
-        else expect(row.every((v) => v === 0), `row ${i}`).toBe(true);
-      }
+      expectNonzeroRowsAt(gradBboxPred, 4 * bins, positives);
 
       // YOLOv8: one image of 5 × 6 points, foreground at points 0, 1, 13 and 29 (the last)
       const yh = 5, yw = 6, a = yh * yw, nc = 3, ybins = 16, fgRows = [0, 1, 13, 29];
@@ -131,10 +135,7 @@ describe('zero-copy buffers (allocate)', () => {
       const yRes = await g.yoloV8Loss(yInput, { ...yOpts, out: { gradPredDistri } });
       expect(yRes.gradPredDistri).toBe(gradPredDistri);
       expectSameValues(gradPredDistri, yRef.gradPredDistri, 'gradPredDistri');
-      for (let i = 0; i < a; i++) {
-        const row = gradPredDistri.subarray(i * 4 * ybins, (i + 1) * 4 * ybins);
-        expect(fgRows.includes(i) ? row.some((v) => v !== 0) : row.every((v) => v === 0), `row ${i}`).toBe(true);
-      }
+      expectNonzeroRowsAt(gradPredDistri, 4 * ybins, fgRows);
     } finally {
       await g.dispose();
     }
