@@ -220,6 +220,17 @@ export async function runGoldens({ gfloss, conformance, cases, wasmUrls }) {
             else t[key]++;
           }
         }
+        // zero-copy: the step's logits and both gradients in allocate() buffers (read and written in place; the dense
+        // box gradient by the wasm pass), the outputs stale beforehand: the same bits as wasm-simd
+        const stepCall = large.find((call) => call.method === 'step');
+        const [stepIn, stepOpts] = stepCall.args;
+        const clsLogits = g.allocate(stepIn.clsLogits.length), regLogits = g.allocate(stepIn.regLogits.length);
+        clsLogits.set(stepIn.clsLogits); regLogits.set(stepIn.regLogits);
+        const out = { gradClsScore: g.allocate(clsLogits.length).fill(7), gradBboxPred: g.allocate(regLogits.length).fill(7) };
+        const zeroCopy = await g.step({ ...stepIn, clsLogits, regLogits }, { ...stepOpts, out });
+        const zeroCopyDiffs = diffBits(zeroCopy, stepCall.result);
+        t.zeroCopyStep = zeroCopyDiffs.length === 0 && zeroCopy.gradBboxPred === out.gradBboxPred;
+        if (!t.zeroCopyStep) failures.push(`zero-copy step on ${threads} thread(s) differs from wasm-simd in ${zeroCopyDiffs.slice(0, 5).join(', ') || 'where it writes'}`);
         // concurrent calls from several callers queue and still give the same bits
         const all = await Promise.all(large.map((call) => g[call.method](...call.args)));
         t.concurrent = all.every((r, i) => diffBits(r, large[i].result).length === 0);

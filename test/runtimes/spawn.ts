@@ -52,14 +52,14 @@ export function keepSummary(name: string, summary: unknown): void {
 
 /**
  * The threads part of a smoke summary: 'wasm-simd-threads' offered, run with 1 and 2 threads over the goldens' calls
- * and the training-sized calls (also concurrently), each bit for bit equal to single-thread SIMD; auto picks threads
- * where there is more than one logical processor.
+ * and the training-sized calls (also concurrently, and the step with zero-copy buffers), each bit for bit equal to
+ * single-thread SIMD; auto picks threads where there is more than one logical processor.
  */
 export function expectThreads(s: any): void {
   expect(s.asyncBackends).toContain('wasm-simd-threads');
   for (const n of [1, 2]) {
     const t = s.threads?.[n];
-    expect(t, `${n} thread(s)`).toMatchObject({ backend: 'wasm-simd-threads', threads: n, largeCalls: 5, concurrent: true });
+    expect(t, `${n} thread(s)`).toMatchObject({ backend: 'wasm-simd-threads', threads: n, largeCalls: 5, zeroCopyStep: true, concurrent: true });
     expect(t.goldenCalls, `${n} thread(s)`).toBeGreaterThanOrEqual(60);
   }
   expect(s.auto.backend).toBe(availableParallelism() > 1 ? 'wasm-simd-threads' : 'wasm-simd');
