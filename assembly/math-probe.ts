@@ -7,7 +7,7 @@
 // the kernels do; otherwise the scalar tier, one element at a time.
 
 import {
-  exp1, exp4, expNonPositive4, log1, log4, log1pSmall1, log1pSmall4, log1pAtanh4, log1pFar4, softplus1, softplus4, sigmoid1, sigmoid4, atan1,
+  exp1, exp4, expNonPositive4, expNonPositiveShort4, log1, log4, log1pSmall1, log1pSmall4, log1pAtanh4, log1pFar4, softplus1, softplus4, sigmoid1, sigmoid4, atan1,
   powInt1, powInt4, powPos1, powPos4, loadPartial4, storePartial4,
 } from "./math";
 
@@ -43,6 +43,16 @@ export function expNonPositiveArray(x: usize, y: usize, n: i32, vector: i32): vo
     for (let i = 0; i < n; i += 4) {
       const k = min(n - i, 4), o = <usize>i << 2;
       storePartial4(y + o, expNonPositive4(loadPartial4(x + o, k, 0)), k);
+    }
+  }
+}
+
+/** expNonPositiveShort4 (f32x4 only; `vector` is ignored): expNonPositive4 with the degree-3 polynomial. */
+export function expNonPositiveShortArray(x: usize, y: usize, n: i32, vector: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i = 0; i < n; i += 4) {
+      const k = min(n - i, 4), o = <usize>i << 2;
+      storePartial4(y + o, expNonPositiveShort4(loadPartial4(x + o, k, 0)), k);
     }
   }
 }

@@ -17,8 +17,9 @@ import {
   exp1, log1, log1pSmall1, exp4, negAbs4, log1pSmall4, SIGMOID_ZERO_BELOW,
   kf, ki, LOG2E, ROUND_MAGIC, LN2_HI, LN2_LO, ROUND_MAGIC_BITS, EXP_P4, EXP_P3, EXP_P2, EXP_P1, EXP_P0, EXP_NORMAL_LO,
   ATANH_Q3, ATANH_Q2, ATANH_Q1, ATANH_Q0, expClamp4, expClampNormal4, expSplit4, expRemainder4, expPolyHead4, expPolyTail4, expScale4, expScaleNormal4,
-  atanhArg4, atanhPolyHead4, atanhPolyTail4, atanhFinish4, log1pFarHead4, log1pFarTail4,
-  FAR_Q5, FAR_Q4, FAR_Q3, FAR_Q2, FAR_Q1,
+  atanhArg4, atanhPolyHead4, atanhPolyTail4, atanhFinish4, log1pFarHead4, log1pFarMid4, log1pFarTail4,
+  FAR_Q5, FAR_Q4, FAR_Q3, FAR_Q2, FAR_Q1, expShortPolyHead4, expShortPolyTail4,
+  EXP_SHORT_P3, EXP_SHORT_P2, EXP_SHORT_P1, EXP_SHORT_P0,
   loadPartial4, storePartial4, laneMask4, hsum4,
 } from "./math";
 import {
@@ -115,15 +116,15 @@ import {
  */
 // @ts-ignore: decorator
 @inline function negativeQuad4(
-  px: usize, c: v128, pg: usize, pe: usize, pgz: usize, beta: f32, mode: i32, opaqueZero: v128,
+  px: usize, c: v128, c2: v128, pg: usize, pe: usize, pgz: usize, beta: f32, mode: i32, opaqueZero: v128,
   skip: i32 = -1, withSkip: bool = false,
 ): v128 {
   const x0 = v128.load(px), x1 = v128.load(px, 16), x2 = v128.load(px, 32), x3 = v128.load(px, 48);
   const top = f32x4.pmax(f32x4.pmax(x0, x1), f32x4.pmax(x2, x3));
   if (i32x4.all_true(f32x4.lt(top, kf(FAR_NEGATIVE, opaqueZero)))) {
-    return negativeQuadOn4(x0, x1, x2, x3, true, c, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip);
+    return negativeQuadOn4(x0, x1, x2, x3, true, c, c2, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip);
   }
-  return negativeQuadOn4(x0, x1, x2, x3, false, c, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip);
+  return negativeQuadOn4(x0, x1, x2, x3, false, c, c2, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip);
 }
 
 /**
@@ -136,11 +137,12 @@ const FAR_NEGATIVE: f32 = -2.0;
 /**
  * The sixteen negatives x0…x3; `far` (a constant at each call) when all are below FAR_NEGATIVE: then −|x| = x,
  * σ = e/(1+e), 1 − σ = 1/(1+e) and softplus = e·P(e); otherwise σ and 1 − σ swap where x ≥ 0 and
- * softplus = max(x, 0) + log1p(e) by the atanh form (log1pAtanh4).
+ * softplus = max(x, 0) + log1p(e) by the atanh form (log1pAtanh4). For β = 2 the far negatives take fewer float
+ * operations, which bound this loop (farTwoFinish4; exp by expShortPolyHead4). c2 = 2c.
  */
 // @ts-ignore: decorator
 @inline function negativeQuadOn4(
-  x0: v128, x1: v128, x2: v128, x3: v128, far: bool, c: v128, pg: usize, pe: usize, pgz: usize, beta: f32, mode: i32,
+  x0: v128, x1: v128, x2: v128, x3: v128, far: bool, c: v128, c2: v128, pg: usize, pe: usize, pgz: usize, beta: f32, mode: i32,
   opaqueZero: v128, skip: i32, withSkip: bool,
 ): v128 {
   const k = opaqueZero;
@@ -152,10 +154,34 @@ const FAR_NEGATIVE: f32 = -2.0;
   const a2 = negExpClamp4(far ? x2 : negAbs4(x2), mode, k), a3 = negExpClamp4(far ? x3 : negAbs4(x3), mode, k);
   const t0 = expSplit4(a0, k), t1 = expSplit4(a1, k), t2 = expSplit4(a2, k), t3 = expSplit4(a3, k);
   const r0 = expRemainder4(a0, t0, k), r1 = expRemainder4(a1, t1, k), r2 = expRemainder4(a2, t2, k), r3 = expRemainder4(a3, t3, k);
-  let y0 = expPolyHead4(r0, k), y1 = expPolyHead4(r1, k), y2 = expPolyHead4(r2, k), y3 = expPolyHead4(r3, k);
-  y0 = expPolyTail4(y0, r0, k); y1 = expPolyTail4(y1, r1, k); y2 = expPolyTail4(y2, r2, k); y3 = expPolyTail4(y3, r3, k);
+  const farTwo = far && mode == MODE_TWO;
+  let y0: v128, y1: v128, y2: v128, y3: v128;
+  if (farTwo) {
+    y0 = expShortPolyHead4(r0, k); y1 = expShortPolyHead4(r1, k); y2 = expShortPolyHead4(r2, k); y3 = expShortPolyHead4(r3, k);
+    y0 = expShortPolyTail4(y0, r0, k); y1 = expShortPolyTail4(y1, r1, k);
+    y2 = expShortPolyTail4(y2, r2, k); y3 = expShortPolyTail4(y3, r3, k);
+  } else {
+    y0 = expPolyHead4(r0, k); y1 = expPolyHead4(r1, k); y2 = expPolyHead4(r2, k); y3 = expPolyHead4(r3, k);
+    y0 = expPolyTail4(y0, r0, k); y1 = expPolyTail4(y1, r1, k); y2 = expPolyTail4(y2, r2, k); y3 = expPolyTail4(y3, r3, k);
+  }
   const e0 = negExpScale4(y0, t0, mode, k), e1 = negExpScale4(y1, t1, mode, k);
   const e2 = negExpScale4(y2, t2, mode, k), e3 = negExpScale4(y3, t3, mode, k);
+  if (farTwo) {
+    // σ = e/(1 + e); softplus = e·(1 + u) with u = e·Q(e) (log1pFarMid4), and 1.5 + u for the gradient
+    const s0 = f32x4.div(e0, f32x4.add(one, e0)), s1 = f32x4.div(e1, f32x4.add(one, e1));
+    const s2 = f32x4.div(e2, f32x4.add(one, e2)), s3 = f32x4.div(e3, f32x4.add(one, e3));
+    let q0 = log1pFarHead4(e0, k), q1 = log1pFarHead4(e1, k), q2 = log1pFarHead4(e2, k), q3 = log1pFarHead4(e3, k);
+    q0 = log1pFarMid4(q0, e0, k); q1 = log1pFarMid4(q1, e1, k); q2 = log1pFarMid4(q2, e2, k); q3 = log1pFarMid4(q3, e3, k);
+    const u0 = f32x4.mul(q0, e0), u1 = f32x4.mul(q1, e1), u2 = f32x4.mul(q2, e2), u3 = f32x4.mul(q3, e3);
+    const h = kf(1.5, k);
+    return farTwoFinish4(
+      s0, s1, s2, s3,
+      f32x4.mul(e0, f32x4.add(u0, one)), f32x4.mul(e1, f32x4.add(u1, one)),
+      f32x4.mul(e2, f32x4.add(u2, one)), f32x4.mul(e3, f32x4.add(u3, one)),
+      f32x4.add(u0, h), f32x4.add(u1, h), f32x4.add(u2, h), f32x4.add(u3, h),
+      c2, pg, pe, pgz, opaqueZero, skip, withSkip,
+    );
+  }
   // 1/(1 + e), and e/(1 + e)
   const d0 = f32x4.div(one, f32x4.add(one, e0)), d1 = f32x4.div(one, f32x4.add(one, e1));
   const d2 = f32x4.div(one, f32x4.add(one, e2)), d3 = f32x4.div(one, f32x4.add(one, e3));
@@ -201,12 +227,7 @@ const FAR_NEGATIVE: f32 = -2.0;
   const p0 = pow4(s0, beta, mode), p1 = pow4(s1, beta, mode), p2 = pow4(s2, beta, mode), p3 = pow4(s3, beta, mode);
   let l0 = f32x4.mul(sp0, p0), l1 = f32x4.mul(sp1, p1), l2 = f32x4.mul(sp2, p2), l3 = f32x4.mul(sp3, p3);
   if (withSkip) {
-    // lane `skip` (0…15) holds a positive that the caller computes itself: it adds nothing here
-    const lane = i32x4(0, 1, 2, 3);
-    l0 = v128.andnot(l0, i32x4.eq(lane, i32x4.splat(skip)));
-    l1 = v128.andnot(l1, i32x4.eq(lane, i32x4.splat(skip - 4)));
-    l2 = v128.andnot(l2, i32x4.eq(lane, i32x4.splat(skip - 8)));
-    l3 = v128.andnot(l3, i32x4.eq(lane, i32x4.splat(skip - 12)));
+    l0 = skipLane4(l0, skip, 0); l1 = skipLane4(l1, skip, 4); l2 = skipLane4(l2, skip, 8); l3 = skipLane4(l3, skip, 12);
   }
   const sum = f32x4.add(f32x4.add(l0, l1), f32x4.add(l2, l3));
   // Every store below takes `sum & 0` (a zero the compilers cannot fold away): it makes the stores depend on all
@@ -215,19 +236,54 @@ const FAR_NEGATIVE: f32 = -2.0;
   // before the next (1.3× slower).
   const tie = v128.and(sum, opaqueZero);
   if (pg) {
-    v128.store(pg, v128.or(f32x4.mul(c, negativeGrad4(p0, s0, o0, sp0, beta, mode)), tie));
-    v128.store(pg, v128.or(f32x4.mul(c, negativeGrad4(p1, s1, o1, sp1, beta, mode)), tie), 16);
-    v128.store(pg, v128.or(f32x4.mul(c, negativeGrad4(p2, s2, o2, sp2, beta, mode)), tie), 32);
-    v128.store(pg, v128.or(f32x4.mul(c, negativeGrad4(p3, s3, o3, sp3, beta, mode)), tie), 48);
+    storeQuad4(pg, tie,
+      f32x4.mul(c, negativeGrad4(p0, s0, o0, sp0, beta, mode)), f32x4.mul(c, negativeGrad4(p1, s1, o1, sp1, beta, mode)),
+      f32x4.mul(c, negativeGrad4(p2, s2, o2, sp2, beta, mode)), f32x4.mul(c, negativeGrad4(p3, s3, o3, sp3, beta, mode)));
   }
-  if (pe) {
-    v128.store(pe, v128.or(l0, tie)); v128.store(pe, v128.or(l1, tie), 16);
-    v128.store(pe, v128.or(l2, tie), 32); v128.store(pe, v128.or(l3, tie), 48);
-  }
-  if (pgz) {
-    v128.store(pgz, tie); v128.store(pgz, tie, 16); v128.store(pgz, tie, 32); v128.store(pgz, tie, 48);
-  }
+  if (pe) storeQuad4(pe, tie, l0, l1, l2, l3);
+  if (pgz) storeQuad4(pgz, tie, tie, tie, tie, tie);
   return sum;
+}
+
+/**
+ * β = 2, far negatives: L = σ²·sp and ∂L/∂x = σ²·(σ + 2(1 − σ)·sp) = σ³·(1 + 2·sp/e) = 2·σ³·(1.5 + u), from σ,
+ * sp = e·(1 + u) and w = 1.5 + u (negativeQuadOn4); c2 = 2c. Four float operations per vector fewer than
+ * negativeFinish4's general form, with σ by one division instead of e·(1/(1 + e)).
+ */
+// @ts-ignore: decorator
+@inline function farTwoFinish4(
+  s0: v128, s1: v128, s2: v128, s3: v128, sp0: v128, sp1: v128, sp2: v128, sp3: v128,
+  w0: v128, w1: v128, w2: v128, w3: v128, c2: v128, pg: usize, pe: usize, pgz: usize,
+  opaqueZero: v128, skip: i32, withSkip: bool,
+): v128 {
+  const p0 = f32x4.mul(s0, s0), p1 = f32x4.mul(s1, s1), p2 = f32x4.mul(s2, s2), p3 = f32x4.mul(s3, s3);
+  let l0 = f32x4.mul(sp0, p0), l1 = f32x4.mul(sp1, p1), l2 = f32x4.mul(sp2, p2), l3 = f32x4.mul(sp3, p3);
+  if (withSkip) {
+    l0 = skipLane4(l0, skip, 0); l1 = skipLane4(l1, skip, 4); l2 = skipLane4(l2, skip, 8); l3 = skipLane4(l3, skip, 12);
+  }
+  const sum = f32x4.add(f32x4.add(l0, l1), f32x4.add(l2, l3));
+  const tie = v128.and(sum, opaqueZero); // as in negativeFinish4
+  if (pg) {
+    storeQuad4(pg, tie,
+      f32x4.mul(c2, f32x4.mul(f32x4.mul(p0, s0), w0)), f32x4.mul(c2, f32x4.mul(f32x4.mul(p1, s1), w1)),
+      f32x4.mul(c2, f32x4.mul(f32x4.mul(p2, s2), w2)), f32x4.mul(c2, f32x4.mul(f32x4.mul(p3, s3), w3)));
+  }
+  if (pe) storeQuad4(pe, tie, l0, l1, l2, l3);
+  if (pgz) storeQuad4(pgz, tie, tie, tie, tie, tie);
+  return sum;
+}
+
+/** Lane `skip` − `first` (skip ∈ 0…15) of v cleared: a positive that the caller computes itself adds nothing here. */
+// @ts-ignore: decorator
+@inline function skipLane4(v: v128, skip: i32, first: i32): v128 {
+  return v128.andnot(v, i32x4.eq(i32x4(0, 1, 2, 3), i32x4.splat(skip - first)));
+}
+
+/** Four vectors stored at p, each OR-ed with `tie` (see negativeFinish4). */
+// @ts-ignore: decorator
+@inline function storeQuad4(p: usize, tie: v128, v0: v128, v1: v128, v2: v128, v3: v128): void {
+  v128.store(p, v128.or(v0, tie)); v128.store(p, v128.or(v1, tie), 16);
+  v128.store(p, v128.or(v2, tie), 32); v128.store(p, v128.or(v3, tie), 48);
 }
 
 /**
@@ -246,7 +302,9 @@ const FAR_NEGATIVE: f32 = -2.0;
   h = v128.xor(h, kf(EXP_P0, k));
   h = v128.xor(h, v128.xor(kf(FAR_Q5, k), kf(FAR_Q4, k)));
   h = v128.xor(h, v128.xor(kf(FAR_Q3, k), kf(FAR_Q2, k)));
-  h = v128.xor(h, kf(FAR_Q1, k));
+  h = v128.xor(h, v128.xor(kf(FAR_Q1, k), kf(1.5, k)));
+  h = v128.xor(h, v128.xor(kf(EXP_SHORT_P3, k), kf(EXP_SHORT_P2, k)));
+  h = v128.xor(h, v128.xor(kf(EXP_SHORT_P1, k), kf(EXP_SHORT_P0, k)));
   h = v128.xor(h, v128.xor(kf(2.0, k), kf(ATANH_Q3, k)));
   h = v128.xor(h, v128.xor(kf(ATANH_Q2, k), kf(ATANH_Q1, k)));
   h = v128.xor(h, kf(ATANH_Q0, k));
@@ -317,10 +375,11 @@ const FAR_NEGATIVE: f32 = -2.0;
 ): v128 {
   const opaqueZero = i32x4.splat(quads >> 31); // quads > 0: all zero bits, which no compiler can know
   acc = f32x4.add(acc, quadConstants(opaqueZero)); // + 0: acc, a sum of losses from +0, stays as it is
+  const c2 = f32x4.add(c, c);
   for (let q = 0; q < quads; q++) {
     const at = <usize>q << 6;
     acc = f32x4.add(acc, negativeQuad4(
-      px + at, c, pg ? pg + at : 0, pe ? pe + at : 0, pgz ? pgz + at : 0, beta, mode, opaqueZero,
+      px + at, c, c2, pg ? pg + at : 0, pe ? pe + at : 0, pgz ? pgz + at : 0, beta, mode, opaqueZero,
     ));
   }
   return acc;
@@ -341,15 +400,15 @@ const FAR_NEGATIVE: f32 = -2.0;
 }
 
 function quadWithPositiveTwo(acc: v128, px: usize, pg: usize, pe: usize, skip: i32, c: v128): v128 {
-  return f32x4.add(acc, negativeQuad4(px, c, pg, pe, 0, 2.0, MODE_TWO, i32x4.splat(skip >> 31), skip, true));
+  return f32x4.add(acc, negativeQuad4(px, c, f32x4.add(c, c), pg, pe, 0, 2.0, MODE_TWO, i32x4.splat(skip >> 31), skip, true));
 }
 
 function quadWithPositiveZero(acc: v128, px: usize, pg: usize, pe: usize, skip: i32, c: v128): v128 {
-  return f32x4.add(acc, negativeQuad4(px, c, pg, pe, 0, 0.0, MODE_ZERO, i32x4.splat(skip >> 31), skip, true));
+  return f32x4.add(acc, negativeQuad4(px, c, f32x4.add(c, c), pg, pe, 0, 0.0, MODE_ZERO, i32x4.splat(skip >> 31), skip, true));
 }
 
 function quadWithPositiveAny(acc: v128, px: usize, pg: usize, pe: usize, skip: i32, c: v128, beta: f32, mode: i32): v128 {
-  return f32x4.add(acc, negativeQuad4(px, c, pg, pe, 0, beta, mode, i32x4.splat(skip >> 31), skip, true));
+  return f32x4.add(acc, negativeQuad4(px, c, f32x4.add(c, c), pg, pe, 0, beta, mode, i32x4.splat(skip >> 31), skip, true));
 }
 
 function negativeRunTwo(acc: v128, px: usize, pg: usize, pe: usize, pgz: usize, quads: i32, c: v128): v128 {
