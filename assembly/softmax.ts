@@ -25,11 +25,41 @@ import { exp1, exp4, loadPartial4, storePartial4, laneMask4, hsum4 } from "./mat
       nan = v128.or(nan, f32x4.ne(a, a));
     }
     m0 = f32x4.pmax(m0, m1);
-    m = max(max(f32x4.extract_lane(m0, 0), f32x4.extract_lane(m0, 1)), max(f32x4.extract_lane(m0, 2), f32x4.extract_lane(m0, 3)));
+    m = laneMax(m0);
     if (v128.any_true(nan)) m = NaN;
   }
   for (; j < bins; j++) m = max(m, load<f32>(p + (<usize>j << 2)));
   return m;
+}
+
+/**
+ * rowMax of four rows at once (SIMD tier), lane i the maximum of row pi: the rows' loads go side by side, so that
+ * rows picked out of a large array (cache and TLB misses) are fetched together instead of one after the other. Same
+ * values as rowMax (a NaN anywhere in a row makes its maximum NaN; ±0 may come out either way, as from rowMax).
+ */
+// @ts-ignore: decorator
+@inline export function rowMax4(p0: usize, p1: usize, p2: usize, p3: usize, cols: i32): v128 {
+  let m0 = f32x4.splat(-Infinity), m1 = m0, m2 = m0, m3 = m0, nan = i32x4.splat(0);
+  const bytes = <usize>cols << 2;
+  let j: usize = 0;
+  for (; j + 16 <= bytes; j += 16) {
+    const a0 = v128.load(p0 + j), a1 = v128.load(p1 + j), a2 = v128.load(p2 + j), a3 = v128.load(p3 + j);
+    m0 = f32x4.pmax(m0, a0); m1 = f32x4.pmax(m1, a1); m2 = f32x4.pmax(m2, a2); m3 = f32x4.pmax(m3, a3);
+    nan = v128.or(nan, v128.or(v128.or(f32x4.ne(a0, a0), f32x4.ne(a1, a1)), v128.or(f32x4.ne(a2, a2), f32x4.ne(a3, a3))));
+  }
+  let v0 = laneMax(m0), v1 = laneMax(m1), v2 = laneMax(m2), v3 = laneMax(m3);
+  for (; j < bytes; j += 4) {
+    v0 = max(v0, load<f32>(p0 + j)); v1 = max(v1, load<f32>(p1 + j));
+    v2 = max(v2, load<f32>(p2 + j)); v3 = max(v3, load<f32>(p3 + j));
+  }
+  // a NaN among the vector columns: each row again by rowMax, which tells the rows apart (rare)
+  if (v128.any_true(nan)) { v0 = rowMax(p0, cols); v1 = rowMax(p1, cols); v2 = rowMax(p2, cols); v3 = rowMax(p3, cols); }
+  return f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(v0), 1, v1), 2, v2), 3, v3);
+}
+
+// @ts-ignore: decorator
+@inline function laneMax(m: v128): f32 {
+  return max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
 }
 
 /** Σ_j exp(z_j − m); also writes each exp(z_j − m) to `keep` when `keep` is not 0. */

@@ -175,6 +175,28 @@ for (const backend of backends()) {
       close(o.lossCls, gflHeadReference(p.input, { numClasses: p.c, avgFactor: 7 }).lossCls);
     });
 
+    it('quality weights: sigmoid of each positive row\'s max; a NaN (vector or tail column) makes only its row\'s NaN', () => {
+      // 7 classes: one vector of four columns and three tail columns per row; the positives are taken four at a time
+      const p = gflProblem(12, { numImages: 2, c: 7, posRate: () => 0.6 });
+      const cls = Float32Array.from(p.input.clsScore);
+      const pos = Array.from(p.input.labels.keys()).filter((i) => p.input.labels[i] < p.c);
+      expect(pos.length).toBeGreaterThan(8);
+      expect(pos.length % 4).not.toBe(0);
+      // the row maximum in a tail column for every third positive (the logits are drawn from [−5, 3))
+      pos.forEach((row, k) => { if (k % 3 === 0) cls[row * p.c + 4 + (k % 2)] = 4; });
+      const nanRows = new Set([pos[1], pos[6]]);
+      cls[pos[1] * p.c + 1] = NaN;
+      cls[pos[6] * p.c + 5] = NaN;
+      const res = g.gflHeadLossSync({ ...p.input, clsScore: cls }, { levels: LEVELS, numImages: 2, returnIntermediates: true });
+      const w = res.intermediates!.weightTargets;
+      expect(w.length).toBe(pos.length);
+      pos.forEach((row, k) => {
+        if (nanRows.has(row)) { expect(w[k], `positive ${k}`).toBeNaN(); return; }
+        const m = Math.max(...cls.subarray(row * p.c, (row + 1) * p.c));
+        expect(Math.abs(w[k] - 1 / (1 + Math.exp(-m))), `positive ${k}`).toBeLessThanOrEqual(2e-7);
+      });
+    });
+
     it('the positives found by one call are not changed by the next (smaller) call', () => {
       const big = gflProblem(8, { numImages: 2 }), small = gflProblem(9, { numImages: 1 });
       const first = g.gflHeadLossSync(big.input, { levels: LEVELS, numImages: 2, returnIntermediates: true }).intermediates!.posInds;
