@@ -426,76 +426,104 @@ function negativeRunAny(
 }
 
 /**
- * Rows without a positive, label form, `quads` runs of sixteen per row (cols = 16·quads): every row's quads in one
- * loop over the stretch, each row's sum, loss and score gradient (0) written as its last quad is added. One loop
- * instead of one negativeRun call per row: at 80 classes the per-row call and the loop's restart cost about a sixth
- * of the time (the loop's exit mispredicted at every row, the chains of the next row's first quad not overlapped
- * with the last row's). The same operations in the same order per row as qflRows' general path, so the same bits.
- * Returns `total` + Σ c_row·rowSum, added in row order. One non-inlined function per β mode, as negativeRun.
+ * Every row of a label-form call whose rows are whole runs of sixteen (cols = 16·quads), in one loop over the rows'
+ * runs: each row's sum, loss and score gradient written as its last run is added. One loop instead of a loop per row
+ * (qflRows' general path): at 80 classes the per-row calls (negativeRun before and after a positive) and the loop's
+ * restart at every row cost about a sixth of the time, and a row with a positive four times a row without. The run
+ * that holds a positive goes to labelRunWithPositive (rare: not inlined, to keep this loop small). The same
+ * operations in the same order per row as the general path, so the same bits. Returns `total` + Σ c_row·rowSum, added
+ * in row order. One non-inlined function per β mode, as negativeRun.
  */
 // @ts-ignore: decorator
-@inline function quietRows(
-  total: f64, pred: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize, gradScore: usize, rows: i32,
-  quads: i32, beta: f32, mode: i32,
+@inline function labelRows(
+  total: f64, pred: usize, label: usize, score: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize,
+  gradScore: usize, rows: i32, cols: i32, beta: f32, mode: i32,
 ): f64 {
-  if (mode == MODE_TWO) return quietRowsTwo(total, pred, coef, rowLoss, elemLoss, gradPred, gradScore, rows, quads);
-  if (mode == MODE_ZERO) return quietRowsZero(total, pred, coef, rowLoss, elemLoss, gradPred, gradScore, rows, quads);
-  return quietRowsAny(total, pred, coef, rowLoss, elemLoss, gradPred, gradScore, rows, quads, beta, mode);
+  if (mode == MODE_TWO) return labelRowsTwo(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols);
+  if (mode == MODE_ZERO) return labelRowsZero(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols);
+  return labelRowsAny(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols, beta, mode);
 }
 
 // @ts-ignore: decorator
-@inline function quietRowsLoop(
-  total: f64, pred: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize, gradScore: usize, rows: i32,
-  quads: i32, beta: f32, mode: i32,
+@inline function labelRowsLoop(
+  total: f64, pred: usize, label: usize, score: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize,
+  gradScore: usize, rows: i32, cols: i32, beta: f32, mode: i32,
 ): f64 {
   const opaqueZero = i32x4.splat(rows >> 31); // rows > 0: all zero bits, which no compiler can know
   let acc = quadConstants(opaqueZero); // +0, the row sum's start (see negativeRunLoop)
+  const quads = cols >> 4;
   let row = 0, q = 0;
   let cs = load<f32>(coef);
   let c = f32x4.splat(cs), c2 = f32x4.add(c, c);
+  let t = load<i32>(label); // the row's positive class; any value outside [0, cols) is none
   const all = rows * quads;
   for (let g = 0; g < all; g++) {
     const at = <usize>g << 6;
-    acc = f32x4.add(acc, negativeQuad4(
-      pred + at, c, c2, gradPred ? gradPred + at : 0, elemLoss ? elemLoss + at : 0, 0, beta, mode, opaqueZero,
-    ));
+    const pg = gradPred ? gradPred + at : 0, pe = elemLoss ? elemLoss + at : 0;
+    const skip = t - (q << 4);
+    if (<u32>skip < 16) {
+      const ro = <usize>row << 2;
+      acc = labelRunWithPositive(
+        acc, pred + at, pg, pe, skip, c, cs, load<f32>(score + ro), gradScore ? gradScore + ro : 0, beta, mode,
+      );
+    } else {
+      acc = f32x4.add(acc, negativeQuad4(pred + at, c, c2, pg, pe, 0, beta, mode, opaqueZero));
+    }
     if (++q == quads) {
       const rowSum = hsum4(acc);
       const ro = <usize>row << 2;
       if (rowLoss) store<f32>(rowLoss + ro, rowSum);
-      if (gradScore) store<f32>(gradScore + ro, 0);
+      if (gradScore && <u32>t >= <u32>cols) store<f32>(gradScore + ro, 0);
       total += <f64>cs * <f64>rowSum;
       acc = f32x4.splat(0);
       q = 0;
       if (++row < rows) {
-        cs = load<f32>(coef + (<usize>row << 2));
+        const rn = <usize>row << 2;
+        cs = load<f32>(coef + rn);
         c = f32x4.splat(cs);
         c2 = f32x4.add(c, c);
+        t = load<i32>(label + rn);
       }
     }
   }
   return total;
 }
 
-function quietRowsTwo(
-  total: f64, pred: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize, gradScore: usize, rows: i32,
-  quads: i32,
-): f64 {
-  return quietRowsLoop(total, pred, coef, rowLoss, elemLoss, gradPred, gradScore, rows, quads, 2.0, MODE_TWO);
+/**
+ * The run of sixteen at px whose lane `skip` is the row's positive (score y): the other fifteen as negatives
+ * (quadWithPositive), the positive by the scalar formula, its loss added to the row's sum in its lane, its gradient
+ * over the one quadWithPositive wrote, c·∂L/∂y to pgy. The operations of qflRows' general path.
+ */
+// @ts-ignore: decorator
+@inline function labelRunWithPositive(
+  acc: v128, px: usize, pg: usize, pe: usize, skip: i32, c: v128, cs: f32, y: f32, pgy: usize, beta: f32, mode: i32,
+): v128 {
+  acc = quadWithPositive(acc, px, pg, pe, skip, c, beta, mode);
+  const o = <usize>skip << 2;
+  const l = logitElem1(load<f32>(px + o), y, true, cs, pg ? pg + o : 0, pgy, beta, mode);
+  if (pe) store<f32>(pe + o, l);
+  return f32x4.add(acc, v128.and(f32x4.splat(l), i32x4.eq(i32x4(0, 1, 2, 3), i32x4.splat(skip & 3))));
 }
 
-function quietRowsZero(
-  total: f64, pred: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize, gradScore: usize, rows: i32,
-  quads: i32,
+function labelRowsTwo(
+  total: f64, pred: usize, label: usize, score: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize,
+  gradScore: usize, rows: i32, cols: i32,
 ): f64 {
-  return quietRowsLoop(total, pred, coef, rowLoss, elemLoss, gradPred, gradScore, rows, quads, 0.0, MODE_ZERO);
+  return labelRowsLoop(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols, 2.0, MODE_TWO);
 }
 
-function quietRowsAny(
-  total: f64, pred: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize, gradScore: usize, rows: i32,
-  quads: i32, beta: f32, mode: i32,
+function labelRowsZero(
+  total: f64, pred: usize, label: usize, score: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize,
+  gradScore: usize, rows: i32, cols: i32,
 ): f64 {
-  return quietRowsLoop(total, pred, coef, rowLoss, elemLoss, gradPred, gradScore, rows, quads, beta, mode);
+  return labelRowsLoop(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols, 0.0, MODE_ZERO);
+}
+
+function labelRowsAny(
+  total: f64, pred: usize, label: usize, score: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize,
+  gradScore: usize, rows: i32, cols: i32, beta: f32, mode: i32,
+): f64 {
+  return labelRowsLoop(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols, beta, mode);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -507,21 +535,10 @@ function quietRowsAny(
   gradPred: usize, gradTarget: usize, rows: i32, cols: i32, beta: f32, mode: i32, dense: bool,
 ): f64 {
   let total: f64 = 0;
+  if (ASC_FEATURE_SIMD && !dense && (cols & 15) == 0 && rows > 0) {
+    return labelRows(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradTarget, rows, cols, beta, mode);
+  }
   for (let i = 0; i < rows; i++) {
-    if (ASC_FEATURE_SIMD && !dense && (cols & 15) == 0) {
-      // a stretch of rows without a positive goes to quietRows in one call
-      let end = i;
-      while (end < rows && <u32>load<i32>(label + (<usize>end << 2)) >= <u32>cols) end++;
-      if (end > i) {
-        const at = <usize>i * <usize>cols << 2, ro = <usize>i << 2;
-        total = quietRows(
-          total, pred + at, coef + ro, rowLoss ? rowLoss + ro : 0, elemLoss ? elemLoss + at : 0, gradPred ? gradPred + at : 0,
-          gradTarget ? gradTarget + ro : 0, end - i, cols >> 4, beta, mode,
-        );
-        if (end >= rows) break;
-        i = end;
-      }
-    }
     const rowOff = <usize>i * <usize>cols << 2;
     const c = load<f32>(coef + (<usize>i << 2));
     let t: i32 = -1;
