@@ -131,13 +131,17 @@ describe('wasm-simd-threads: concurrency, bad input, lifetime', () => {
     const big = { pred: uniform(r, n * c, -6, 3), label: Int32Array.from({ length: n }, () => (r() < 0.1 ? Math.floor(r() * c) : c)), score: uniform(r, n, 0, 1) };
     // big enough that its buffers, staged at the frame base, would cover rows of `big` the workers have not reached
     const small = { pred: uniform(r, m * c, -6, 3), label: new Int32Array(m).fill(3), score: uniform(r, m, 0, 1) };
-    const refBig = simd.qualityFocalLossSync(big);
+    // β = 1.5 takes the general power path, several times the work per logit of β = 2: the workers then fall behind
+    // the calling thread's staging of the inputs, and the call is still running after it yields (with β = 2 the
+    // workers kept pace, and the call could end before the first synchronous call below)
+    const slow = { beta: 1.5 };
+    const refBig = simd.qualityFocalLossSync(big, slow);
     const refSmall = simd.qualityFocalLossSync(small);
     let settled = false;
     // the calling thread normally runs blocks too and only yields once every block is taken; leave them all to the
     // workers so that the call is surely in flight while the synchronous calls below run
     g.threadPool!.callerTakesBlocks = false;
-    const p = g.qualityFocalLoss(big).finally(() => { settled = true; g.threadPool!.callerTakesBlocks = true; });
+    const p = g.qualityFocalLoss(big, slow).finally(() => { settled = true; g.threadPool!.callerTakesBlocks = true; });
     let during = 0;
     while (!settled) {
       await new Promise((res) => setImmediate(res));
