@@ -91,7 +91,7 @@ function rng(seed) {
 /**
  * Training-sized calls that the pool splits over its threads: QFL at 8400 × 80, DFL over 40,000 rows, GIoU over 50,000
  * boxes, a training step of 8 images of 640 × 640 (ATSS one image per block, the head loss's streamed class logits),
- * and task-aligned assignment of 10 images (blocks of two images).
+ * the YOLOv8 loss of 4 images and task-aligned assignment of 10 images (blocks of two images).
  */
 function largeCalls() {
   const r = rng(7);
@@ -126,8 +126,24 @@ function largeCalls() {
     gtLabels: Int32Array.from({ length: TB * TM }, (_, k) => k % TNC),
     gtBboxes: Float32Array.from({ length: TB * TM * 4 }, (_, i) => { const k = i >> 2; if (k % TM === TM - 1) return 0; const x = (k * 41) % 220, y = (k * 23) % 220; return [x, y, x + 30 + ((k * 7) % 90), y + 30 + ((k * 11) % 90)][i & 3]; }),
   };
+  // the YOLOv8 loss of 4 images at 320 × 320 (2,100 anchor points each, nc 20, 16 bins): its BCE pass over every logit
+  // and its foreground pass, both split over the pool
+  const YB = 4, YNC = 20, ylevels = [[40, 40], [20, 20], [10, 10]], ystrides = [8, 16, 32];
+  const yrows = YB * ylevels.reduce((a, [h, w]) => a + h * w, 0);
+  const fgMask = Uint8Array.from({ length: yrows }, () => (r() < 0.1 ? 1 : 0));
+  const targetBboxes = new Float32Array(yrows * 4), targetScores = new Float32Array(yrows * YNC);
+  for (let i = 0; i < yrows; i++) {
+    const x = (i * 37) % 280, y = (i * 53) % 280;
+    targetBboxes.set([x, y, x + 8 + r() * 40, y + 8 + r() * 40], 4 * i);
+    if (fgMask[i]) targetScores[i * YNC + (i % YNC)] = r();
+  }
+  const yoloInput = {
+    predScores: Float32Array.from({ length: yrows * YNC }, () => r() * 10 - 8),
+    predDistri: Float32Array.from({ length: yrows * 64 }, () => r() * 6 - 3), targetBboxes, targetScores, fgMask,
+  };
   return [
     { method: 'qualityFocalLoss', args: [{ pred, label, score }, { beta: 2, avgFactor: 420, returnRowLoss: true }] },
+    { method: 'yoloV8Loss', args: [yoloInput, { levels: ylevels, strides: ystrides, batchSize: YB }] },
     { method: 'step', args: [stepInput, { numClasses: SC }] },
     { method: 'taskAlignedAssign', args: [talInput] },
     { method: 'distributionFocalLoss', args: [{ pred: dflPred, target: dflTarget }, { bins: 17, avgFactor: 4 }] },
