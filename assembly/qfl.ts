@@ -451,14 +451,15 @@ function negativeRunAny(
 ): f64 {
   const opaqueZero = i32x4.splat(rows >> 31); // rows > 0: all zero bits, which no compiler can know
   let acc = quadConstants(opaqueZero); // +0, the row sum's start (see negativeRunLoop)
-  const quads = cols >> 4;
+  const quads = cols >> 4, tail = cols & 15, rowBytes = <usize>cols << 2;
   let row = 0, q = 0;
+  let rowAt: usize = 0; // the current row's byte offset
   let cs = load<f32>(coef);
   let c = f32x4.splat(cs), c2 = f32x4.add(c, c);
   let t = load<i32>(label); // the row's positive class; any value outside [0, cols) is none
   const all = rows * quads;
   for (let g = 0; g < all; g++) {
-    const at = <usize>g << 6;
+    const at = rowAt + (<usize>q << 6);
     const pg = gradPred ? gradPred + at : 0, pe = elemLoss ? elemLoss + at : 0;
     const skip = t - (q << 4);
     if (<u32>skip < 16) {
@@ -470,13 +471,22 @@ function negativeRunAny(
       acc = f32x4.add(acc, negativeQuad4(pred + at, c, c2, pg, pe, 0, beta, mode, opaqueZero));
     }
     if (++q == quads) {
-      const rowSum = hsum4(acc);
       const ro = <usize>row << 2;
+      if (tail) {
+        // the row's last cols mod 16 logits, four at a time, as qflRows' general path
+        const valid = <u32>t < <u32>cols;
+        acc = labelRowTail(
+          acc, pred + rowAt, gradPred ? gradPred + rowAt : 0, elemLoss ? elemLoss + rowAt : 0, quads << 4, cols,
+          valid ? t : -1, valid ? load<f32>(score + ro) : 0, c, gradScore ? gradScore + ro : 0, beta, mode,
+        );
+      }
+      const rowSum = hsum4(acc);
       if (rowLoss) store<f32>(rowLoss + ro, rowSum);
       if (gradScore && <u32>t >= <u32>cols) store<f32>(gradScore + ro, 0);
       total += <f64>cs * <f64>rowSum;
       acc = f32x4.splat(0);
       q = 0;
+      rowAt += rowBytes;
       if (++row < rows) {
         const rn = <usize>row << 2;
         cs = load<f32>(coef + rn);
@@ -487,6 +497,26 @@ function negativeRunAny(
     }
   }
   return total;
+}
+
+/**
+ * Columns [from, cols) of the row at px (from = 16·quads; t its positive class or −1, y its score), in chunks of four:
+ * logitChunk4, with the positive's lane and score gradient (pgy, the row's slot) where a chunk holds it.
+ */
+// @ts-ignore: decorator
+@inline function labelRowTail(
+  acc: v128, px: usize, pg: usize, pe: usize, from: i32, cols: i32, t: i32, y: f32, c: v128, pgy: usize, beta: f32,
+  mode: i32,
+): v128 {
+  for (let j = from; j < cols; j += 4) {
+    const off = <usize>j << 2;
+    const pos = i32x4.eq(i32x4(0, 1, 2, 3), i32x4.splat(t - j));
+    acc = f32x4.add(acc, logitChunk4(
+      px + off, v128.and(f32x4.splat(y), pos), pos, min(4, cols - j), c, pg ? pg + off : 0,
+      pgy && v128.any_true(pos) ? pgy : 0, true, pe ? pe + off : 0, beta, mode,
+    ));
+  }
+  return acc;
 }
 
 /**
@@ -535,7 +565,7 @@ function labelRowsAny(
   gradPred: usize, gradTarget: usize, rows: i32, cols: i32, beta: f32, mode: i32, dense: bool,
 ): f64 {
   let total: f64 = 0;
-  if (ASC_FEATURE_SIMD && !dense && (cols & 15) == 0 && rows > 0) {
+  if (ASC_FEATURE_SIMD && !dense && cols >= 16 && rows > 0) {
     return labelRows(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradTarget, rows, cols, beta, mode);
   }
   for (let i = 0; i < rows; i++) {

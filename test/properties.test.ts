@@ -109,7 +109,7 @@ describe('scalar and SIMD builds agree', () => {
 
   it('on every loss, over shapes with and without vector tails', () => {
     const r = rng(555);
-    for (const c of [1, 2, 3, 4, 5, 7, 8, 13, 16, 32, 80]) {
+    for (const c of [1, 2, 3, 4, 5, 7, 8, 13, 16, 17, 20, 32, 80, 81]) {
       const n = 37;
       const pred = uniform(r, n * c, -12, 12), label = randomLabels(r, n, c), score = uniform(r, n, 0, 1);
       for (const beta of [2, 0, 1.5, 3]) {
