@@ -511,12 +511,40 @@ function negativeRunAny(
   for (let j = from; j < cols; j += 4) {
     const off = <usize>j << 2;
     const pos = i32x4.eq(i32x4(0, 1, 2, 3), i32x4.splat(t - j));
+    const n = min(4, cols - j);
+    if (mode == MODE_TWO && !v128.any_true(pos)) {
+      // four far negatives (the lanes past the row's end filled with a far value, their results not stored)
+      const x = loadPartial4(px + off, n, FAR_NEGATIVE - 1);
+      if (i32x4.all_true(f32x4.lt(x, f32x4.splat(FAR_NEGATIVE)))) {
+        acc = f32x4.add(acc, farNegativeVec4(x, n, c, pg ? pg + off : 0, pe ? pe + off : 0));
+        continue;
+      }
+    }
     acc = f32x4.add(acc, logitChunk4(
       px + off, v128.and(f32x4.splat(y), pos), pos, min(4, cols - j), c, pg ? pg + off : 0,
       pgy && v128.any_true(pos) ? pgy : 0, true, pe ? pe + off : 0, beta, mode,
     ));
   }
   return acc;
+}
+
+/**
+ * Four far negatives (x < −2, β = 2) by negativeQuadOn4's far formula, one vector: for the rows' last few logits,
+ * where the general chunk formula cost about three times as much. Stores n (1…4) lanes of c·∂L/∂x to pg and of the
+ * loss to pe (each when not 0); returns the loss masked to n lanes.
+ */
+// @ts-ignore: decorator
+@inline function farNegativeVec4(x: v128, n: i32, c: v128, pg: usize, pe: usize): v128 {
+  const k = i32x4.splat(0), one = f32x4.splat(1.0);
+  const a = expClampNormal4(x, k), t = expSplit4(a, k), r = expRemainder4(a, t, k);
+  const e = expScaleNormal4(expShortPolyTail4(expShortPolyHead4(r, k), r, k), t, k);
+  const s = f32x4.div(e, f32x4.add(one, e));
+  const u = f32x4.mul(log1pFarMid4(log1pFarHead4(e, k), e, k), e);
+  const p = f32x4.mul(s, s);
+  const l = f32x4.mul(f32x4.mul(e, f32x4.add(u, one)), p);
+  if (pg) storePartial4(pg, f32x4.mul(f32x4.add(c, c), f32x4.mul(f32x4.mul(p, s), f32x4.add(u, f32x4.splat(1.5)))), n);
+  if (pe) storePartial4(pe, l, n);
+  return n < 4 ? v128.and(l, laneMask4(n)) : l;
 }
 
 /**

@@ -169,10 +169,11 @@ describe('QFL against a float64 model, per element', () => {
     const d = y - s, bce = sp - x * y;
     return { l: bce * d * d, g: (s - y) * d * d - 2 * d * s * (1 - s) * bce };
   };
-  for (const [lo, hi] of [[-20, -3], [-8, 8], [-40, 40]]) {
-    it(`logits in [${lo}, ${hi}]`, () => {
-      const r = rng(lo * 1000 + hi);
-      const n = 500, c = 80;
+  // 20 classes: each row's last four logits take the row-tail path of the SIMD kernel
+  for (const [lo, hi, c] of [[-20, -3, 80], [-8, 8, 80], [-40, 40, 80], [-20, -3, 20], [-8, 8, 20]]) {
+    it(`logits in [${lo}, ${hi}], ${c} classes`, () => {
+      const r = rng(lo * 1000 + hi + c);
+      const n = 500;
       const pred = uniform(r, n * c, lo, hi);
       const label = Int32Array.from({ length: n }, () => (r() < 0.1 ? Math.floor(r() * c) : c));
       const score = uniform(r, n, 0, 1);
