@@ -120,8 +120,12 @@ import {
   skip: i32 = -1, withSkip: bool = false,
 ): v128 {
   const x0 = v128.load(px), x1 = v128.load(px, 16), x2 = v128.load(px, 32), x3 = v128.load(px, 48);
-  const top = f32x4.pmax(f32x4.pmax(x0, x1), f32x4.pmax(x2, x3));
-  if (i32x4.all_true(f32x4.lt(top, kf(FAR_NEGATIVE, opaqueZero)))) {
+  // each vector compared on its own: a maximum by pmax drops a NaN together with the value it is paired with (NaN in
+  // x2 and 1 in x3 gave −5 in that lane), which sent a logit of 1 down the far path
+  const far = kf(FAR_NEGATIVE, opaqueZero);
+  if (i32x4.all_true(v128.and(
+    v128.and(f32x4.lt(x0, far), f32x4.lt(x1, far)), v128.and(f32x4.lt(x2, far), f32x4.lt(x3, far)),
+  ))) {
     return negativeQuadOn4(x0, x1, x2, x3, true, c, c2, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip);
   }
   return negativeQuadOn4(x0, x1, x2, x3, false, c, c2, pg, pe, pgz, beta, mode, opaqueZero, skip, withSkip);
@@ -157,7 +161,8 @@ const FAR_NEGATIVE: f32 = -2.0;
   const farTwo = far && mode == MODE_TWO;
   let y0: v128, y1: v128, y2: v128, y3: v128;
   if (farTwo) {
-    y0 = expShortPolyHead4(r0, k); y1 = expShortPolyHead4(r1, k); y2 = expShortPolyHead4(r2, k); y3 = expShortPolyHead4(r3, k);
+    y0 = expShortPolyHead4(r0, k); y1 = expShortPolyHead4(r1, k);
+    y2 = expShortPolyHead4(r2, k); y3 = expShortPolyHead4(r3, k);
     y0 = expShortPolyTail4(y0, r0, k); y1 = expShortPolyTail4(y1, r1, k);
     y2 = expShortPolyTail4(y2, r2, k); y3 = expShortPolyTail4(y3, r3, k);
   } else {
@@ -171,7 +176,8 @@ const FAR_NEGATIVE: f32 = -2.0;
     const s0 = f32x4.div(e0, f32x4.add(one, e0)), s1 = f32x4.div(e1, f32x4.add(one, e1));
     const s2 = f32x4.div(e2, f32x4.add(one, e2)), s3 = f32x4.div(e3, f32x4.add(one, e3));
     let q0 = log1pFarHead4(e0, k), q1 = log1pFarHead4(e1, k), q2 = log1pFarHead4(e2, k), q3 = log1pFarHead4(e3, k);
-    q0 = log1pFarMid4(q0, e0, k); q1 = log1pFarMid4(q1, e1, k); q2 = log1pFarMid4(q2, e2, k); q3 = log1pFarMid4(q3, e3, k);
+    q0 = log1pFarMid4(q0, e0, k); q1 = log1pFarMid4(q1, e1, k);
+    q2 = log1pFarMid4(q2, e2, k); q3 = log1pFarMid4(q3, e3, k);
     const u0 = f32x4.mul(q0, e0), u1 = f32x4.mul(q1, e1), u2 = f32x4.mul(q2, e2), u3 = f32x4.mul(q3, e3);
     const h = kf(1.5, k);
     return farTwoFinish4(
@@ -426,21 +432,26 @@ function negativeRunAny(
 }
 
 /**
- * Every row of a label-form call whose rows are whole runs of sixteen (cols = 16·quads), in one loop over the rows'
- * runs: each row's sum, loss and score gradient written as its last run is added. One loop instead of a loop per row
- * (qflRows' general path): at 80 classes the per-row calls (negativeRun before and after a positive) and the loop's
- * restart at every row cost about a sixth of the time, and a row with a positive four times a row without. The run
- * that holds a positive goes to labelRunWithPositive (rare: not inlined, to keep this loop small). The same
- * operations in the same order per row as the general path, so the same bits. Returns `total` + Σ c_row·rowSum, added
- * in row order. One non-inlined function per β mode, as negativeRun.
+ * Every row of a label-form call with at least 16 classes, in one loop over the rows' runs of sixteen: each row's
+ * last cols mod 16 logits (labelRowTail), sum, loss and score gradient are done as its last run is added. One loop
+ * instead of a loop per row (qflRows' general path): at 80 classes the per-row calls (negativeRun before and after a
+ * positive) and the loop's restart at every row cost about a sixth of the time, and a row with a positive four times
+ * a row without. The run that holds a positive goes to labelRunWithPositive (its sixteen through quadWithPositive, a
+ * call of its own). The same operations in the same order per row as the general path, so the same bits (but for
+ * the far negatives of a row's tail, see labelRowTail). Returns `total` + Σ c_row·rowSum, added in row order. One
+ * non-inlined function per β mode, as negativeRun.
  */
 // @ts-ignore: decorator
 @inline function labelRows(
   total: f64, pred: usize, label: usize, score: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize,
   gradScore: usize, rows: i32, cols: i32, beta: f32, mode: i32,
 ): f64 {
-  if (mode == MODE_TWO) return labelRowsTwo(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols);
-  if (mode == MODE_ZERO) return labelRowsZero(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols);
+  if (mode == MODE_TWO) {
+    return labelRowsTwo(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols);
+  }
+  if (mode == MODE_ZERO) {
+    return labelRowsZero(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols);
+  }
   return labelRowsAny(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradScore, rows, cols, beta, mode);
 }
 
@@ -500,8 +511,49 @@ function negativeRunAny(
 }
 
 /**
+ * The label form with one class: a row is one logit, so four rows go through one vector (logitChunk4 with the rows'
+ * coefficients, scores and positive lanes, the score gradients stored per lane), where the general path ran each row
+ * on its own (about 30 ns a row). The same lane operations as that path, so the same bits; the total is added in row
+ * order.
+ */
+// @ts-ignore: decorator
+@inline function oneClassRows(
+  total: f64, pred: usize, label: usize, score: usize, coef: usize, rowLoss: usize, elemLoss: usize, gradPred: usize,
+  gradScore: usize, rows: i32, beta: f32, mode: i32,
+): f64 {
+  for (let i = 0; i < rows; i += 4) {
+    const at = <usize>i << 2, n = min(4, rows - i);
+    const c = loadPartial4(coef + at, n, 0);
+    // a row is positive when its label is 0 (the one class); lanes past the last row are not
+    let t = i32x4.splat(-1);
+    t = i32x4.replace_lane(t, 0, load<i32>(label + at));
+    if (n > 1) t = i32x4.replace_lane(t, 1, load<i32>(label + at, 4));
+    if (n > 2) t = i32x4.replace_lane(t, 2, load<i32>(label + at, 8));
+    if (n > 3) t = i32x4.replace_lane(t, 3, load<i32>(label + at, 12));
+    const pos = i32x4.eq(t, i32x4.splat(0));
+    let l: v128;
+    const x = loadPartial4(pred + at, n, FAR_NEGATIVE - 1);
+    if (mode == MODE_TWO && !v128.any_true(pos) && i32x4.all_true(f32x4.lt(x, f32x4.splat(FAR_NEGATIVE)))) {
+      // four far negative rows, as in labelRowTail
+      l = farNegativeVec4(x, n, c, gradPred ? gradPred + at : 0, elemLoss ? elemLoss + at : 0);
+      if (gradScore) storePartial4(gradScore + at, i32x4.splat(0), n);
+    } else l = logitChunk4(
+      pred + at, v128.and(loadPartial4(score + at, n, 0), pos), pos, n, c, gradPred ? gradPred + at : 0,
+      gradScore ? gradScore + at : 0, false, elemLoss ? elemLoss + at : 0, beta, mode,
+    );
+    if (rowLoss) storePartial4(rowLoss + at, l, n);
+    total += <f64>f32x4.extract_lane(c, 0) * <f64>f32x4.extract_lane(l, 0);
+    if (n > 1) total += <f64>f32x4.extract_lane(c, 1) * <f64>f32x4.extract_lane(l, 1);
+    if (n > 2) total += <f64>f32x4.extract_lane(c, 2) * <f64>f32x4.extract_lane(l, 2);
+    if (n > 3) total += <f64>f32x4.extract_lane(c, 3) * <f64>f32x4.extract_lane(l, 3);
+  }
+  return total;
+}
+
+/**
  * Columns [from, cols) of the row at px (from = 16·quads; t its positive class or −1, y its score), in chunks of four:
- * logitChunk4, with the positive's lane and score gradient (pgy, the row's slot) where a chunk holds it.
+ * logitChunk4 (the general path's formula), with the positive's lane and score gradient (pgy, the row's slot) where a
+ * chunk holds it; for β = 2 four far negatives by farNegativeVec4 (not the general path's bits, within its bounds).
  */
 // @ts-ignore: decorator
 @inline function labelRowTail(
@@ -593,6 +645,9 @@ function labelRowsAny(
   gradPred: usize, gradTarget: usize, rows: i32, cols: i32, beta: f32, mode: i32, dense: bool,
 ): f64 {
   let total: f64 = 0;
+  if (ASC_FEATURE_SIMD && !dense && cols == 1) {
+    return oneClassRows(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradTarget, rows, beta, mode);
+  }
   if (ASC_FEATURE_SIMD && !dense && cols >= 16 && rows > 0) {
     return labelRows(total, pred, label, score, coef, rowLoss, elemLoss, gradPred, gradTarget, rows, cols, beta, mode);
   }

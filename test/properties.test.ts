@@ -146,6 +146,69 @@ describe('scalar and SIMD builds agree', () => {
   });
 });
 
+describe('QFL with one class (the SIMD kernel runs four rows a vector)', () => {
+  it('every output equals the scalar build\'s within 2e-6, score gradients of negative rows exactly 0, stale outputs overwritten', () => {
+    const [s, v] = [gfl('wasm-scalar'), gfl('wasm-simd')];
+    const r = rng(101);
+    for (const n of [1, 3, 4, 1003]) {
+      // detector-like: most rows far below zero, so whole vectors of four negatives take the far path
+      const pred = Float32Array.from({ length: n }, (_, i) => (i % 97 === 5 ? 3 * r() : -4.6 + 2 * (r() - 0.5)));
+      const label = Int32Array.from({ length: n }, (_, i) => (i % 97 === 5 || r() < 0.03 ? 0 : 1));
+      const score = uniform(r, n, 0, 1), weight = uniform(r, n, 0.5, 2);
+      for (const reduction of ['none', 'sum'] as const) {
+        const out = () => ({ gradPred: new Float32Array(n).fill(7), gradScore: new Float32Array(n).fill(7), rowLoss: new Float32Array(n).fill(7) });
+        const a = s.qualityFocalLossSync({ pred, label, score, weight }, { reduction, returnRowLoss: true, out: out() });
+        const b = v.qualityFocalLossSync({ pred, label, score, weight }, { reduction, returnRowLoss: true, out: out() });
+        expect(Math.abs(b.loss - a.loss), `loss n=${n} ${reduction}`).toBeLessThanOrEqual(2e-6 * Math.abs(a.loss));
+        for (const k of ['gradPred', 'gradScore', 'rowLoss'] as const) {
+          const x = a[k]!, y = b[k]!;
+          for (let i = 0; i < n; i++) expect(Math.abs(y[i] - x[i]), `${k}[${i}] n=${n}`).toBeLessThanOrEqual(2e-6 * Math.abs(x[i]) + 1e-30);
+        }
+        for (let i = 0; i < n; i++) if (label[i] !== 0) expect(b.gradScore![i], `gradScore[${i}]`).toBe(0);
+      }
+    }
+  });
+});
+
+describe('QFL: a NaN logit leaves the other logits of its run of sixteen alone', () => {
+  it('a NaN beside a logit above the far range (same lane of the next vector) changes only its own element', () => {
+    const [s, v] = [gfl('wasm-scalar'), gfl('wasm-simd')];
+    // the rest far below zero, so that without the NaN the run would take the far-negative path
+    for (const [nanAt, at, x] of [[10, 14, 1], [10, 14, 0], [1, 5, -1.5], [2, 6, 0.5], [0, 4, 3]]) {
+      const pred = new Float32Array(16).fill(-5);
+      pred[nanAt] = NaN;
+      pred[at] = x;
+      const input = { pred, label: new Int32Array([16]), score: new Float32Array([0.5]) };
+      const o = { reduction: 'none' as const, returnElementLoss: true };
+      const a = s.qualityFocalLossSync(input, o), b = v.qualityFocalLossSync(input, o);
+      for (let j = 0; j < 16; j++) {
+        if (j === nanAt) { expect(b.elementLoss![j]).toBeNaN(); continue; }
+        expect(Math.abs(b.elementLoss![j] - a.elementLoss![j]), `element ${j}, NaN at ${nanAt}`).toBeLessThanOrEqual(1e-6 * a.elementLoss![j]);
+        expect(Math.abs(b.gradPred![j] - a.gradPred![j]), `gradient ${j}, NaN at ${nanAt}`).toBeLessThanOrEqual(1e-6 * Math.abs(a.gradPred![j]));
+      }
+    }
+  });
+});
+
+describe('QFL score gradients', () => {
+  it('are 0 at rows without a positive on every backend, over stale outputs (1, 16, 20 and 80 classes)', () => {
+    const r = rng(31);
+    for (const backend of ['wasm-scalar', 'wasm-simd', 'wasm-simd-threads-build'] as const) {
+      for (const c of [1, 16, 20, 80]) {
+        const n = 203;
+        const pred = Float32Array.from({ length: n * c }, () => -4.6 + 2 * (r() - 0.5));
+        const label = Int32Array.from({ length: n }, () => (r() < 0.2 ? Math.floor(r() * c) : c));
+        const gradScore = new Float32Array(n).fill(7);
+        gfl(backend).qualityFocalLossSync({ pred, label, score: uniform(r, n, 0, 1) }, { out: { gradScore } });
+        for (let i = 0; i < n; i++) {
+          if (label[i] >= c) expect(gradScore[i], `${backend} ${c} classes, row ${i}`).toBe(0);
+          else expect(gradScore[i], `${backend} ${c} classes, row ${i}`).not.toBe(7);
+        }
+      }
+    }
+  });
+});
+
 describe('the threads build on shared memory', () => {
   it('gives bitwise the same results as the SIMD build (same kernels, one thread)', () => {
     const r = rng(808);
@@ -169,11 +232,12 @@ describe('QFL against a float64 model, per element', () => {
     const d = y - s, bce = sp - x * y;
     return { l: bce * d * d, g: (s - y) * d * d - 2 * d * s * (1 - s) * bce };
   };
-  // 20 classes: each row's last four logits take the row-tail path of the SIMD kernel
-  for (const [lo, hi, c] of [[-20, -3, 80], [-8, 8, 80], [-40, 40, 80], [-20, -3, 20], [-8, 8, 20]]) {
+  // 20 classes: each row's last four logits take the row-tail path of the SIMD kernel; 1 class: four rows a vector
+  // (2,003 rows: a partial last vector)
+  for (const [lo, hi, c] of [[-20, -3, 80], [-8, 8, 80], [-40, 40, 80], [-20, -3, 20], [-8, 8, 20], [-20, -3, 1], [-8, 8, 1]]) {
     it(`logits in [${lo}, ${hi}], ${c} classes`, () => {
       const r = rng(lo * 1000 + hi + c);
-      const n = 500;
+      const n = c === 1 ? 2003 : 500;
       const pred = uniform(r, n * c, lo, hi);
       const label = Int32Array.from({ length: n }, () => (r() < 0.1 ? Math.floor(r() * c) : c));
       const score = uniform(r, n, 0, 1);
