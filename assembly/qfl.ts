@@ -88,7 +88,9 @@ import {
   } else {
     const d = f32x4.sub(y, sig);
     const a = f32x4.abs(d);
-    const bce = f32x4.sub(sp, f32x4.mul(x, y));
+    // x·y on the positive lanes only: on a negative lane y = 0, and x·0 is NaN for x = ±∞ (the negative form has no
+    // such product), which made an infinite negative logit beside a positive NaN
+    const bce = f32x4.sub(sp, v128.and(f32x4.mul(x, y), pos));
     const p = pow4(a, beta, mode);
     const ds = mulSign4(dpow4(a, beta, mode), d);
     loss = f32x4.mul(bce, p);

@@ -190,6 +190,30 @@ describe('QFL: a NaN logit leaves the other logits of its run of sixteen alone',
   });
 });
 
+describe('QFL: an infinite negative logit beside a positive', () => {
+  it('gets the negative form\'s loss and gradient, as on the scalar build (1, 4 and 20 classes, β 2 and 0)', () => {
+    const [s, v] = [gfl('wasm-scalar'), gfl('wasm-simd')];
+    for (const c of [1, 4, 20]) {
+      for (const inf of [-Infinity, Infinity]) {
+        for (const beta of [2, 0]) {
+          // 8 rows; the positive and the infinite negative share a vector: four rows at one class, one row's four
+          // columns at 4 classes, a row's last four columns at 20 classes
+          const n = 8, pred = new Float32Array(n * c).fill(-3), label = new Int32Array(n).fill(c);
+          if (c === 1) { pred[0] = inf; pred[1] = 0.5; label[1] = 0; }
+          else { const base = 2 * c + c - 4; pred[base] = inf; pred[base + 1] = 0.5; label[2] = c - 3; }
+          const input = { pred, label, score: new Float32Array(n).fill(0.5) };
+          const o = { reduction: 'none' as const, returnElementLoss: true, beta };
+          const a = s.qualityFocalLossSync(input, o), b = v.qualityFocalLossSync(input, o);
+          const at = c === 1 ? 0 : 3 * c - 4;
+          expect(b.elementLoss![at], `${c} classes, x = ${inf}, β ${beta}: loss`).toBe(a.elementLoss![at]);
+          expect(b.gradPred![at], `${c} classes, x = ${inf}, β ${beta}: gradient`).toBe(a.gradPred![at]);
+          for (let i = 0; i < n; i++) if (i !== (c === 1 ? 0 : 2)) expect(Number.isNaN(b.rowLoss![i]), `row ${i}`).toBe(false);
+        }
+      }
+    }
+  });
+});
+
 describe('QFL score gradients', () => {
   it('are 0 at rows without a positive on every backend, over stale outputs (1, 16, 20 and 80 classes)', () => {
     const r = rng(31);
