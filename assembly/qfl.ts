@@ -255,8 +255,8 @@ const FAR_NEGATIVE: f32 = -2.0;
 
 /**
  * β = 2, far negatives: L = σ²·sp and ∂L/∂x = σ²·(σ + 2(1 − σ)·sp) = σ³·(1 + 2·sp/e) = 2·σ³·(1.5 + u), from σ,
- * sp = e·(1 + u) and w = 1.5 + u (negativeQuadOn4); c2 = 2c. Four float operations per vector fewer than
- * negativeFinish4's general form, with σ by one division instead of e·(1/(1 + e)).
+ * sp = e·(1 + u) and w = 1.5 + u (negativeQuadOn4); c2 = 2c. With σ by one division instead of e·(1/(1 + e)) and
+ * e^x by the shorter polynomial, the far path takes four float operations per vector fewer than the general form.
  */
 // @ts-ignore: decorator
 @inline function farTwoFinish4(
@@ -515,8 +515,8 @@ function negativeRunAny(
 /**
  * The label form with one class: a row is one logit, so four rows go through one vector (logitChunk4 with the rows'
  * coefficients, scores and positive lanes, the score gradients stored per lane), where the general path ran each row
- * on its own (about 30 ns a row). The same lane operations as that path, so the same bits; the total is added in row
- * order.
+ * on its own (about 30 ns a row): the same lane operations as that path, so the same bits, but for four far negative
+ * rows, which for β = 2 go through farNegativeVec4. The total is added in row order.
  */
 // @ts-ignore: decorator
 @inline function oneClassRows(
@@ -575,7 +575,7 @@ function negativeRunAny(
       }
     }
     acc = f32x4.add(acc, logitChunk4(
-      px + off, v128.and(f32x4.splat(y), pos), pos, min(4, cols - j), c, pg ? pg + off : 0,
+      px + off, v128.and(f32x4.splat(y), pos), pos, n, c, pg ? pg + off : 0,
       pgy && v128.any_true(pos) ? pgy : 0, true, pe ? pe + off : 0, beta, mode,
     ));
   }
