@@ -273,12 +273,17 @@ const FAR_NEGATIVE: f32 = -2.0;
   const tie = v128.and(sum, opaqueZero); // as in negativeFinish4
   if (pg) {
     storeQuad4(pg, tie,
-      f32x4.mul(c2, f32x4.mul(f32x4.mul(p0, s0), w0)), f32x4.mul(c2, f32x4.mul(f32x4.mul(p1, s1), w1)),
-      f32x4.mul(c2, f32x4.mul(f32x4.mul(p2, s2), w2)), f32x4.mul(c2, f32x4.mul(f32x4.mul(p3, s3), w3)));
+      farTwoGrad4(p0, s0, w0, c2), farTwoGrad4(p1, s1, w1, c2), farTwoGrad4(p2, s2, w2, c2), farTwoGrad4(p3, s3, w3, c2));
   }
   if (pe) storeQuad4(pe, tie, l0, l1, l2, l3);
   if (pgz) storeQuad4(pgz, tie, tie, tie, tie, tie);
   return sum;
+}
+
+/** ∂L/∂x of far negatives for β = 2, times c: c2·σ³·w with p = σ², w = 1.5 + u and c2 = 2c (farTwoFinish4). */
+// @ts-ignore: decorator
+@inline function farTwoGrad4(p: v128, s: v128, w: v128, c2: v128): v128 {
+  return f32x4.mul(c2, f32x4.mul(f32x4.mul(p, s), w));
 }
 
 /** Lane `skip` − `first` (skip ∈ 0…15) of v cleared: a positive that the caller computes itself adds nothing here. */
@@ -408,15 +413,18 @@ const FAR_NEGATIVE: f32 = -2.0;
 }
 
 function quadWithPositiveTwo(acc: v128, px: usize, pg: usize, pe: usize, skip: i32, c: v128): v128 {
-  return f32x4.add(acc, negativeQuad4(px, c, f32x4.add(c, c), pg, pe, 0, 2.0, MODE_TWO, i32x4.splat(skip >> 31), skip, true));
+  const c2 = f32x4.add(c, c);
+  return f32x4.add(acc, negativeQuad4(px, c, c2, pg, pe, 0, 2.0, MODE_TWO, i32x4.splat(skip >> 31), skip, true));
 }
 
 function quadWithPositiveZero(acc: v128, px: usize, pg: usize, pe: usize, skip: i32, c: v128): v128 {
-  return f32x4.add(acc, negativeQuad4(px, c, f32x4.add(c, c), pg, pe, 0, 0.0, MODE_ZERO, i32x4.splat(skip >> 31), skip, true));
+  const c2 = f32x4.add(c, c);
+  return f32x4.add(acc, negativeQuad4(px, c, c2, pg, pe, 0, 0.0, MODE_ZERO, i32x4.splat(skip >> 31), skip, true));
 }
 
 function quadWithPositiveAny(acc: v128, px: usize, pg: usize, pe: usize, skip: i32, c: v128, beta: f32, mode: i32): v128 {
-  return f32x4.add(acc, negativeQuad4(px, c, f32x4.add(c, c), pg, pe, 0, beta, mode, i32x4.splat(skip >> 31), skip, true));
+  const c2 = f32x4.add(c, c);
+  return f32x4.add(acc, negativeQuad4(px, c, c2, pg, pe, 0, beta, mode, i32x4.splat(skip >> 31), skip, true));
 }
 
 function negativeRunTwo(acc: v128, px: usize, pg: usize, pe: usize, pgz: usize, quads: i32, c: v128): v128 {
@@ -516,7 +524,7 @@ function negativeRunAny(
  * The label form with one class: a row is one logit, so four rows go through one vector (logitChunk4 with the rows'
  * coefficients, scores and positive lanes, the score gradients stored per lane), where the general path ran each row
  * on its own (about 30 ns a row): the same lane operations as that path, so the same bits, but for four far negative
- * rows, which for β = 2 go through farNegativeVec4. The total is added in row order.
+ * rows, which for β = 2 go through farNegativeVec4 (labelChunk4). The total is added in row order.
  */
 // @ts-ignore: decorator
 @inline function oneClassRows(
@@ -533,13 +541,7 @@ function negativeRunAny(
     if (n > 2) t = i32x4.replace_lane(t, 2, load<i32>(label + at, 8));
     if (n > 3) t = i32x4.replace_lane(t, 3, load<i32>(label + at, 12));
     const pos = i32x4.eq(t, i32x4.splat(0));
-    let l: v128;
-    const x = loadPartial4(pred + at, n, FAR_NEGATIVE - 1);
-    if (mode == MODE_TWO && !v128.any_true(pos) && i32x4.all_true(f32x4.lt(x, f32x4.splat(FAR_NEGATIVE)))) {
-      // four far negative rows, as in labelRowTail
-      l = farNegativeVec4(x, n, c, gradPred ? gradPred + at : 0, elemLoss ? elemLoss + at : 0);
-      if (gradScore) storePartial4(gradScore + at, i32x4.splat(0), n);
-    } else l = logitChunk4(
+    const l = labelChunk4(
       pred + at, v128.and(loadPartial4(score + at, n, 0), pos), pos, n, c, gradPred ? gradPred + at : 0,
       gradScore ? gradScore + at : 0, false, elemLoss ? elemLoss + at : 0, beta, mode,
     );
@@ -554,8 +556,8 @@ function negativeRunAny(
 
 /**
  * Columns [from, cols) of the row at px (from = 16·quads; t its positive class or −1, y its score), in chunks of four:
- * logitChunk4 (the general path's formula), with the positive's lane and score gradient (pgy, the row's slot) where a
- * chunk holds it; for β = 2 four far negatives by farNegativeVec4 (not the general path's bits, within its bounds).
+ * labelChunk4 (the general path's formula, but far negatives by farNegativeVec4: not the general path's bits, within
+ * its bounds), with the positive's lane and score gradient (pgy, the row's slot) where a chunk holds it.
  */
 // @ts-ignore: decorator
 @inline function labelRowTail(
@@ -565,21 +567,32 @@ function negativeRunAny(
   for (let j = from; j < cols; j += 4) {
     const off = <usize>j << 2;
     const pos = i32x4.eq(i32x4(0, 1, 2, 3), i32x4.splat(t - j));
-    const n = min(4, cols - j);
-    if (mode == MODE_TWO && !v128.any_true(pos)) {
-      // four far negatives (the lanes past the row's end filled with a far value, their results not stored)
-      const x = loadPartial4(px + off, n, FAR_NEGATIVE - 1);
-      if (i32x4.all_true(f32x4.lt(x, f32x4.splat(FAR_NEGATIVE)))) {
-        acc = f32x4.add(acc, farNegativeVec4(x, n, c, pg ? pg + off : 0, pe ? pe + off : 0));
-        continue;
-      }
-    }
-    acc = f32x4.add(acc, logitChunk4(
-      px + off, v128.and(f32x4.splat(y), pos), pos, n, c, pg ? pg + off : 0,
+    acc = f32x4.add(acc, labelChunk4(
+      px + off, v128.and(f32x4.splat(y), pos), pos, min(4, cols - j), c, pg ? pg + off : 0,
       pgy && v128.any_true(pos) ? pgy : 0, true, pe ? pe + off : 0, beta, mode,
     ));
   }
   return acc;
+}
+
+/**
+ * logitChunk4 for the label form's chunks outside the runs of sixteen, but four far negatives (β = 2, no positive
+ * lane, every lane below −2; lanes past n filled with a far value, their results not stored) by farNegativeVec4, and
+ * then, per lane (`gyScalar` false), zero score gradients.
+ */
+// @ts-ignore: decorator
+@inline function labelChunk4(
+  px: usize, y: v128, pos: v128, n: i32, c: v128, pg: usize, pgy: usize, gyScalar: bool, pe: usize, beta: f32,
+  mode: i32,
+): v128 {
+  if (mode == MODE_TWO && !v128.any_true(pos)) {
+    const x = loadPartial4(px, n, FAR_NEGATIVE - 1);
+    if (i32x4.all_true(f32x4.lt(x, f32x4.splat(FAR_NEGATIVE)))) {
+      if (pgy && !gyScalar) storePartial4(pgy, i32x4.splat(0), n);
+      return farNegativeVec4(x, n, c, pg, pe);
+    }
+  }
+  return logitChunk4(px, y, pos, n, c, pg, pgy, gyScalar, pe, beta, mode);
 }
 
 /**
@@ -596,7 +609,7 @@ function negativeRunAny(
   const u = f32x4.mul(log1pFarMid4(log1pFarHead4(e, k), e, k), e);
   const p = f32x4.mul(s, s);
   const l = f32x4.mul(f32x4.mul(e, f32x4.add(u, one)), p);
-  if (pg) storePartial4(pg, f32x4.mul(f32x4.add(c, c), f32x4.mul(f32x4.mul(p, s), f32x4.add(u, f32x4.splat(1.5)))), n);
+  if (pg) storePartial4(pg, farTwoGrad4(p, s, f32x4.add(u, f32x4.splat(1.5)), f32x4.add(c, c)), n);
   if (pe) storePartial4(pe, l, n);
   return n < 4 ? v128.and(l, laneMask4(n)) : l;
 }
@@ -670,7 +683,8 @@ function labelRowsAny(
       const cv = f32x4.splat(c);
       for (let j = 0; j < cols; j += 4) {
         let off = rowOff + (<usize>j << 2);
-        // a run of sixteen-wide stretches without a positive goes to negativeRun in one call
+        // a run of sixteen-wide stretches without a positive goes to negativeRun in one call (only the dense form
+        // has them here: label-form rows of 16 classes or more run in labelRows)
         let k = j;
         while (k + 16 <= cols && quietQuad(target + rowOff + (<usize>k << 2), t, k, dense)) k += 16;
         if (k > j) {
@@ -681,19 +695,6 @@ function labelRowsAny(
           if (k >= cols) break;
           j = k;
           off = rowOff + (<usize>j << 2);
-        }
-        if (!dense && j + 16 <= cols) {
-          // the sixteen from j hold the positive t (else the run above would have taken them)
-          const skip = t - j;
-          acc = quadWithPositive(acc, pred + off, gradPred ? gradPred + off : 0, elemLoss ? elemLoss + off : 0, skip, cv, beta, mode);
-          const pt = rowOff + (<usize>t << 2);
-          const l = logitElem1(
-            load<f32>(pred + pt), y, true, c, gradPred ? gradPred + pt : 0, gradTarget ? gradTarget + (<usize>i << 2) : 0, beta, mode,
-          );
-          if (elemLoss) store<f32>(elemLoss + pt, l);
-          acc = f32x4.add(acc, v128.and(f32x4.splat(l), i32x4.eq(i32x4(0, 1, 2, 3), i32x4.splat(skip & 3))));
-          j += 12;
-          continue;
         }
         const n = min(4, cols - j);
         let yv: v128, pos: v128;
