@@ -36,6 +36,7 @@ function expectGoldens(s: any): void {
   expect(s.files).toBe(GOLDEN_COUNT);
   expect(s.unsupported).toEqual([]);
   for (const b of ['wasm-scalar', 'wasm-simd']) expect(s.perBackend[b], b).toBe(GOLDEN_COUNT);
+  expect(s.classCounts['wasm-simd'], 'QFL at 1, 4, 20, 81 classes vs wasm-scalar').toBe(8);
 }
 
 describe('chromium', () => {

@@ -31,6 +31,7 @@ describe.each(runtimes)('$name', ({ name, cmd, args }) => {
       expect(s.perBackend[b], b).toBe(GOLDEN_COUNT);
       expect(s.wasmUrl[b], `${b} via wasmUrl`).toBe(s.perBackend[b]);
     }
+    expect(s.classCounts['wasm-simd'], 'QFL at 1, 4, 20, 81 classes vs wasm-scalar').toBe(8);
     expect(s.capabilities.simd).toBe(true);
     expectThreads(s);
   });

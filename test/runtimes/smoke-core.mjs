@@ -89,7 +89,7 @@ function rng(seed) {
 }
 
 /**
- * Training-sized calls that the pool splits over its threads: QFL at 8400 × 80, DFL over 40,000 rows, GIoU over 50,000
+ * Training-sized calls that the pool splits over its threads: QFL at 8400 × 80, 8400 × 20 and 8400 × 1, DFL over 40,000 rows, GIoU over 50,000
  * boxes, a training step of 8 images of 640 × 640 (ATSS one image per block, the head loss's streamed class logits),
  * the YOLOv8 loss of 4 images and task-aligned assignment of 10 images (blocks of two images).
  */
@@ -99,6 +99,8 @@ function largeCalls() {
   const pred = Float32Array.from({ length: N * C }, () => r() * 12 - 8);
   const label = Int32Array.from({ length: N }, () => (r() < 0.05 ? Math.floor(r() * C) : C));
   const score = Float32Array.from({ length: N }, () => r());
+  const pred20 = Float32Array.from({ length: N * 20 }, () => -4.6 + 3 * (r() - 0.5)), label20 = label.map((l) => (l < C ? l % 20 : 20));
+  const pred1 = Float32Array.from({ length: N }, () => -4.6 + 3 * (r() - 0.5)), label1 = label.map((l) => (l < C ? 0 : 1));
   const dflPred = Float32Array.from({ length: M * 17 }, () => r() * 6 - 3);
   const dflTarget = Float32Array.from({ length: M }, () => r() * 15.9);
   const box = (i, j) => { const x = (i * 37) % 600, y = (i * 53) % 600; return [x + j, y, x + 20 + r() * 80, y + 20 + r() * 80]; };
@@ -143,12 +145,51 @@ function largeCalls() {
   };
   return [
     { method: 'qualityFocalLoss', args: [{ pred, label, score }, { beta: 2, avgFactor: 420, returnRowLoss: true }] },
+    // the runs of sixteen with a row tail (20 classes) and four rows per vector (one class), detector-like logits
+    { method: 'qualityFocalLoss', args: [{ pred: pred20, label: label20, score }, { beta: 2, returnRowLoss: true }] },
+    { method: 'qualityFocalLoss', args: [{ pred: pred1, label: label1, score }, { beta: 2, avgFactor: 21 }] },
     { method: 'yoloV8Loss', args: [yoloInput, { levels: ylevels, strides: ystrides, batchSize: YB }] },
     { method: 'step', args: [stepInput, { numClasses: SC }] },
     { method: 'taskAlignedAssign', args: [talInput] },
     { method: 'distributionFocalLoss', args: [{ pred: dflPred, target: dflTarget }, { bins: 17, avgFactor: 4 }] },
     { method: 'giouLoss', args: [{ pred: boxPred, target: boxTarget }, { returnIou: true }] },
   ];
+}
+
+/**
+ * QFL's label form at the class counts whose SIMD paths the goldens' 80 classes do not reach: 1 (four rows per vector),
+ * 4 (four-wide chunks per row), 20 and 81 (runs of sixteen, then each row's last C mod 16 logits), with detector-like
+ * logits (most below −2, where the far formulas run) and about 5 % positive rows, at β 2 and 1.5.
+ */
+function classCountCalls() {
+  const r = rng(11), calls = [];
+  for (const c of [1, 4, 20, 81]) {
+    const n = 203;
+    const pred = Float32Array.from({ length: n * c }, () => -4.6 + 3 * (r() - 0.5));
+    const label = Int32Array.from({ length: n }, () => (r() < 0.05 ? Math.floor(r() * c) : c));
+    for (let i = 0; i < n; i++) if (label[i] < c) pred[i * c + label[i]] = 4 * (r() - 0.5);
+    const score = Float32Array.from({ length: n }, () => r());
+    for (const beta of [2, 1.5]) calls.push({ c, beta, args: [{ pred, label, score }, { beta, reduction: 'none', returnElementLoss: true }] });
+  }
+  return calls;
+}
+
+/**
+ * The outputs of a classCountCalls() result against the scalar build's, element by element: within 2e-6 relative
+ * (the SIMD far-negative formulas' stated bound, with room) plus 2e-8 of the output's largest magnitude (cancellation in
+ * a positive's gradient). Returns the first mismatch, or ''.
+ */
+function classCountMismatch(got, ref) {
+  for (const k of ['elementLoss', 'rowLoss', 'gradPred', 'gradScore']) {
+    const a = got[k], b = ref[k];
+    if (!a || !b || a.length !== b.length) return `${k}: missing or of another length`;
+    let max = 1;
+    for (const v of b) if (Math.abs(v) > max) max = Math.abs(v);
+    for (let i = 0; i < b.length; i++) {
+      if (!(Math.abs(a[i] - b[i]) <= 2e-6 * Math.abs(b[i]) + 2e-8 * max)) return `${k}[${i}] ${a[i]} vs ${b[i]}`;
+    }
+  }
+  return '';
 }
 
 /**
@@ -174,9 +215,12 @@ export async function runGoldens({ gfloss, conformance, cases, wasmUrls }) {
   };
   await auto.dispose();
   const reference = {};
+  const classCalls = classCountCalls(), classResults = {};
+  summary.classCounts = {};
   for (const backend of backends) {
     const g = await gfloss.createGfl({ backend });
     if (g.backend !== backend) failures.push(`createGfl({ backend: '${backend}' }) gave ${g.backend}`);
+    classResults[backend] = classCalls.map((call) => g.qualityFocalLossSync(...call.args));
     let passed = 0;
     reference[backend] = {};
     for (const { file, case: c } of supported) {
@@ -192,6 +236,16 @@ export async function runGoldens({ gfloss, conformance, cases, wasmUrls }) {
     }
     perBackend[backend] = passed;
     await g.dispose();
+  }
+  // the SIMD builds at the class counts of classCountCalls(), against the scalar build
+  for (const backend of backends.filter((b) => b !== 'wasm-scalar')) {
+    let same = 0;
+    classCalls.forEach((call, i) => {
+      const bad = classCountMismatch(classResults[backend][i], classResults['wasm-scalar'][i]);
+      if (bad) failures.push(`QFL at ${call.c} class${call.c === 1 ? '' : 'es'}, β ${call.beta} [${backend}]: ${bad} (wasm-scalar)`);
+      else same++;
+    });
+    summary.classCounts[backend] = same;
   }
   for (const [backend, url] of Object.entries(wasmUrls ?? {})) {
     try {

@@ -59,7 +59,7 @@ export function expectThreads(s: any): void {
   expect(s.asyncBackends).toContain('wasm-simd-threads');
   for (const n of [1, 2]) {
     const t = s.threads?.[n];
-    expect(t, `${n} thread(s)`).toMatchObject({ backend: 'wasm-simd-threads', threads: n, largeCalls: 6, zeroCopyStep: true, concurrent: true });
+    expect(t, `${n} thread(s)`).toMatchObject({ backend: 'wasm-simd-threads', threads: n, largeCalls: 8, zeroCopyStep: true, concurrent: true });
     expect(t.goldenCalls, `${n} thread(s)`).toBeGreaterThanOrEqual(60);
   }
   expect(s.auto.backend).toBe(availableParallelism() > 1 ? 'wasm-simd-threads' : 'wasm-simd');

@@ -33,5 +33,6 @@ describe('workerd', () => {
     expect(cases.length).toBe(GOLDEN_COUNT);
     expect(s.unsupported).toEqual([]);
     for (const b of ['wasm-scalar', 'wasm-simd']) expect(s.perBackend[b], b).toBe(GOLDEN_COUNT);
+    expect(s.classCounts['wasm-simd'], 'QFL at 1, 4, 20, 81 classes vs wasm-scalar').toBe(8);
   });
 });
