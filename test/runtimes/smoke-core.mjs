@@ -159,13 +159,14 @@ function largeCalls() {
 /**
  * QFL's label form at the class counts whose SIMD paths the goldens' 80 classes do not reach: 1 (four rows per vector),
  * 4 (four-wide chunks per row), 20 and 81 (runs of sixteen, then each row's last C mod 16 logits), with detector-like
- * logits (most below −2, where the far formulas run) and about 5 % positive rows, at β 2 and 1.5.
+ * logits (most below −1.5, where the far formulas run; 30 % in [−2.5, −1], so that runs of sixteen and chunks of four
+ * straddle −1.5 and the far polynomial's top end is used) and about 5 % positive rows, at β 2 and 1.5.
  */
 function classCountCalls() {
   const r = rng(11), calls = [];
   for (const c of [1, 4, 20, 81]) {
     const n = 203;
-    const pred = Float32Array.from({ length: n * c }, () => -4.6 + 3 * (r() - 0.5));
+    const pred = Float32Array.from({ length: n * c }, () => (r() < 0.3 ? -2.5 + 1.5 * r() : -4.6 + 3 * (r() - 0.5)));
     const label = Int32Array.from({ length: n }, () => (r() < 0.05 ? Math.floor(r() * c) : c));
     for (let i = 0; i < n; i++) if (label[i] < c) pred[i * c + label[i]] = 4 * (r() - 0.5);
     const score = Float32Array.from({ length: n }, () => r());
