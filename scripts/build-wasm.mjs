@@ -22,54 +22,77 @@ const targets = [
  * (simplify-locals) sinks every single-use value into its use, which turns that into four chains one after another;
  * Node 20's TurboFan reorders them again, but Turboshaft (V8 12 and later: Node 22+, Chromium, Deno) and JavaScriptCore
  * (Bun) keep the order they are given. So asconfig.json compiles the SIMD targets at optimizeLevel 0 (asc still inlines
- * the @inline functions), and here the functions that interleave (INTERLEAVED) get only passes that clean up without
- * moving code: constant branches of the inlined β modes, dead code, unused blocks and names, and locals coalesced
- * (without it JavaScriptCore meets functions with thousands of locals and ran the QFL kernel 5 times slower). Every
- * other function gets Binaryen's -O3 function pipeline, as before (the DFL and GIoU kernels were up to 20 % slower in
- * Node 20 without it). QFL kernel at b8, detector-like logits, same-process A/B against the -O3 build (minima): Deno
- * 11.5 → 8.2 ms, Bun 10.1 → 8.2 ms, Node 20 unchanged (7.8 ms); the GFL head loss in Deno 20.7 → 17.3 ms. The SIMD
- * binaries grow from 0.23 to 0.78 MB (44 to 70 kB gzipped). Losses and gradients are the same bits (no pass changes
- * float arithmetic; the goldens and the builds-agree tests run on them).
+ * the @inline functions; `--debug` here only keeps the function names, which are dropped again from the binary), and
+ * the functions that interleave (INTERLEAVED) get only passes that clean up without moving code: constant branches of
+ * the inlined β modes, dead code, unused blocks and names, and locals coalesced (without it JavaScriptCore meets
+ * functions with thousands of locals and ran the QFL kernel 5 times slower). Every other function gets Binaryen's
+ * function pipeline at level 3, one function at a time; unlike asc's -O3 module pipeline before, nothing is inlined
+ * across functions afterwards (three small helpers stay calls) and fast-math is off: the same bits, and the DFL, GIoU,
+ * CIoU, ATSS, task-aligned, decode and NMS kernels within ±4 % in Node 20 by a review's same-process comparison (the
+ * whole module without sinking had left DFL and GIoU up to 20 % slower there). QFL kernel at b8, detector-like logits,
+ * same-process A/B against the -O3 build (minima): Deno 11.5 → 8.2 ms, Bun 10.1 → 8.2 ms, Node 20 7.8 ms within 1–4 %;
+ * the GFL head loss in Deno 20.7 → 17.3 ms. The SIMD binaries grow from 0.23 to 0.78 MB (44 to 70 kB gzipped). Losses
+ * and gradients are the same bits (a review compared about 84 million outputs of every kernel: no difference).
  */
-const INTERLEAVED = /^assembly\/(qfl\/(labelRows|negativeRun|quadWithPositive|qflLogits|qflProb)|gfl-head\/gflHeadPositives|yolo\/yoloV8Positives)/;
+const INTERLEAVED = new Set([
+  ...['labelRows', 'negativeRun', 'quadWithPositive'].flatMap((f) => ['Two', 'Zero', 'Any'].map((m) => `assembly/qfl/${f}${m}`)),
+  'assembly/qfl/qflLogits', 'assembly/qfl/qflLogitsDense', 'assembly/qfl/qflProb',
+  'assembly/gfl-head/gflHeadPositives', 'assembly/yolo/yoloV8Positives',
+]);
 const INTERLEAVED_PASSES = [
   'precompute', 'dce', 'vacuum', 'remove-unused-brs', 'remove-unused-names', 'coalesce-locals', 'merge-blocks',
   'reorder-locals', 'vacuum',
 ];
 
-function optimizeSimdBuild(file) {
+/** The features asc enables for these targets; set explicitly so that no pass may use one beyond them. */
+function simdFeatures(threads) {
+  const F = binaryen.Features;
+  return F.MVP | F.MutableGlobals | F.SignExt | F.NontrappingFPToInt | F.BulkMemory | F.BulkMemoryOpt | F.SIMD128 |
+    (threads ? F.Atomics : 0);
+}
+
+function optimizeSimdBuild(file, threads) {
   const wasmPath = join(root, 'build', `${file}.wasm`), watPath = join(root, 'build', `${file}.wat`);
-  // function names in index order, from the text asc wrote beside the binary (the binary has no name section)
-  const names = [...readFileSync(watPath, 'utf8').matchAll(/^ \(func \$(\S+)/gm)].map((m) => m[1]);
+  binaryen.setDebugInfo(true); // read the names asc's --debug wrote
   const mod = binaryen.readBinary(readFileSync(wasmPath));
-  // the passes only rewrite and remove code, so allowing every feature cannot add one the runtimes lack (the tests
-  // run both builds in Node, Deno, Bun, workerd and Chromium)
-  mod.setFeatures(binaryen.Features.All);
+  mod.setFeatures(simdFeatures(threads));
   binaryen.setOptimizeLevel(3);
   binaryen.setShrinkLevel(0);
-  if (mod.getNumFunctions() !== names.length) {
-    console.error(`build/${file}.wat names ${names.length} functions, the binary has ${mod.getNumFunctions()}`);
-    process.exit(1);
-  }
-  let interleaved = 0;
-  for (let i = 0; i < names.length; i++) {
-    const f = mod.getFunctionByIndex(i);
-    if (INTERLEAVED.test(names[i])) { mod.runPassesOnFunction(f, INTERLEAVED_PASSES); interleaved++; }
+  const found = new Set();
+  for (let i = 0; i < mod.getNumFunctions(); i++) {
+    const f = mod.getFunctionByIndex(i), name = binaryen.getFunctionInfo(f).name;
+    if (INTERLEAVED.has(name)) { mod.runPassesOnFunction(f, INTERLEAVED_PASSES); found.add(name); }
     else mod.optimizeFunction(f);
   }
-  mod.runPasses(['remove-unused-module-elements']);
-  if (interleaved < 10 || !mod.validate()) {
-    console.error(`build/${file}.wasm: ${interleaved} interleaved functions found, valid ${mod.validate()}`);
+  // a renamed or removed kernel would otherwise quietly get the sinking passes
+  const missing = [...INTERLEAVED].filter((n) => !found.has(n));
+  if (missing.length) {
+    console.error(`build/${file}.wasm: no function named ${missing.join(', ')} (update INTERLEAVED in scripts/build-wasm.mjs)`);
     process.exit(1);
   }
-  writeFileSync(wasmPath, mod.emitBinary());
+  mod.runPasses(['remove-unused-module-elements']);
+  if (!mod.validate()) {
+    console.error(`build/${file}.wasm does not validate after the passes`);
+    process.exit(1);
+  }
   writeFileSync(watPath, mod.emitText());
+  binaryen.setDebugInfo(false); // the binary ships without the name section, as before
+  writeFileSync(wasmPath, mod.emitBinary());
   mod.dispose();
 }
 
+// the Binaryen that runs the passes is the one asc uses (package.json pins the same version)
+const ascBinaryen = JSON.parse(readFileSync(join(root, 'node_modules', 'assemblyscript', 'package.json'), 'utf8')).dependencies.binaryen;
+const ownBinaryen = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies.binaryen;
+if (ascBinaryen !== ownBinaryen) {
+  console.error(`package.json pins binaryen ${ownBinaryen}, assemblyscript uses ${ascBinaryen}: make them the same`);
+  process.exit(1);
+}
+
 for (const t of targets) {
-  execFileSync(process.execPath, [asc, '--config', 'asconfig.json', '--target', t.target], { cwd: root, stdio: 'inherit' });
-  if (t.interleaved) optimizeSimdBuild(t.file);
+  const args = [asc, '--config', 'asconfig.json', '--target', t.target, ...(t.interleaved ? ['--debug'] : [])];
+  execFileSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+  if (t.interleaved) optimizeSimdBuild(t.file, t.target === 'simd-threads');
 }
 
 // Every instance re-applies active data segments onto the memory it imports, so on shared memory a segment or a
