@@ -57,7 +57,9 @@ export function expNonPositiveShortArray(x: usize, y: usize, n: i32, vector: i32
   }
 }
 
-/** log1pFar4 (f32x4 only; `vector` is ignored): log1p(e) = e·P(e) for e ∈ [0, e^−1.5], the QFL far-negative softplus. */
+/**
+ * log1pFar4 (f32x4 only; `vector` is ignored): log1p(e) = e·P(e) for e ∈ [0, e^−1.5], the QFL far-negative softplus.
+ */
 export function log1pFarArray(x: usize, y: usize, n: i32, vector: i32): void {
   if (ASC_FEATURE_SIMD) {
     for (let i = 0; i < n; i += 4) {

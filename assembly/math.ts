@@ -227,10 +227,10 @@ export function atan1(x: f32): f32 {
 /**
  * Stage 2: the remainder r = x − n·ln 2, by Cody-Waite's two-part ln 2. n = nearest(x·log2 e) by its own rounding
  * (roundps) instead of t − 1.5·2^23: the same value while |x·log2 e| < 2^22 (both round the same product to nearest
- * even; exp4 clamps x to [−104, 88.7], the others take x in [−87.34, 0]), so the same bits (an exhaustive comparison of every float32
- * input: exp4, sigmoid4, softplus4 identical; expNonPositive4 identical for every x ≤ 0 and NaN), but not behind
- * stage 1's addition, which took three cycles off each vector's chain of dependent operations (QFL 2.7 % faster).
- * The product x·log2 e is stage 1's (one multiplication; the compilers merge the two).
+ * even; exp4 clamps x to [−104, 88.7], the others take x in [−87.34, 0]), so the same bits (an exhaustive comparison
+ * over every float32 input: exp4, sigmoid4, softplus4 identical; expNonPositive4 identical for every x ≤ 0 and NaN),
+ * but not behind stage 1's addition, which took three cycles off each vector's chain of dependent operations (QFL
+ * 2.7 % faster). The product x·log2 e is stage 1's (one multiplication; the compilers merge the two).
  */
 // @ts-ignore: decorator
 @inline export function expRemainder4(x: v128, k: v128 = i32x4.splat(0)): v128 {
@@ -421,12 +421,12 @@ export const EXP_SHORT_P0: f32 = 0.499992311000824;
 /**
  * log1p(e)/e for e ∈ [0, e^−1.5] (far-negative logits, x < −1.5, in the QFL kernel): a degree-5 polynomial fitted
  * for the least maximum relative error on that interval (9.1e-9 with its float32 coefficients, against the float32
- * rounding's 6e-8), P(e) = 1 + e·Q(e) (the Taylor series to e⁷ it replaces reached 1.25 ulp
- * with two terms more). Q(e) = Q1 + Q2·e + … + Q5·e⁴ by Estrin's scheme, (Q1 + Q2·e) + e²·((Q3 + Q4·e) + Q5·e²):
- * one multiplication more than Horner's rule, but five dependent steps instead of eight, and the QFL far path is
- * bound by its chains of dependent operations (2.7 % faster). softplus = e·P(e) is within 1.19 ulp for every float32
- * e ≥ 2⁻²⁴ up to e^−1.5 (an exhaustive scan: 1.188 ulp at e = 0.22289; test/math.test.ts checks every float32 from 0.2
- * up and a sample below); below 2⁻²⁴, P(e) rounds to 1.
+ * rounding's 6e-8), P(e) = 1 + e·Q(e) (the Taylor series to e⁷ it replaces reached 1.25 ulp with two terms more).
+ * Q(e) = Q1 + Q2·e + … + Q5·e⁴ by Estrin's scheme, (Q1 + Q2·e) + e²·((Q3 + Q4·e) + Q5·e²): one multiplication more
+ * than Horner's rule, but five dependent steps instead of eight, and the QFL far path is bound by its chains of
+ * dependent operations (2.7 % faster). softplus = e·P(e) is within 1.19 ulp for every float32 e ≥ 2⁻²⁴ up to e^−1.5
+ * (an exhaustive scan: 1.188 ulp at e = 0.22289; test/math.test.ts checks every float32 from 0.2 up and a sample
+ * below); below 2⁻²⁴, P(e) rounds to 1.
  */
 // @ts-ignore: decorator
 @inline export function log1pFarQ4(e: v128, k: v128): v128 {

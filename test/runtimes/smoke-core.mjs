@@ -89,7 +89,8 @@ function rng(seed) {
 }
 
 /**
- * Training-sized calls that the pool splits over its threads: QFL at 8400 × 80, 8400 × 20 and 8400 × 1, DFL over 40,000 rows, GIoU over 50,000
+ * Training-sized calls that the pool splits over its threads: QFL at 8400 × 80, 8400 × 20 and 8400 × 1,
+ * DFL over 40,000 rows, GIoU over 50,000
  * boxes, a training step of 8 images of 640 × 640 (ATSS one image per block, the head loss's streamed class logits),
  * the YOLOv8 loss of 4 images and task-aligned assignment of 10 images (blocks of two images).
  */
@@ -99,8 +100,10 @@ function largeCalls() {
   const pred = Float32Array.from({ length: N * C }, () => r() * 12 - 8);
   const label = Int32Array.from({ length: N }, () => (r() < 0.05 ? Math.floor(r() * C) : C));
   const score = Float32Array.from({ length: N }, () => r());
-  const pred20 = Float32Array.from({ length: N * 20 }, () => -4.6 + 3 * (r() - 0.5)), label20 = label.map((l) => (l < C ? l % 20 : 20));
-  const pred1 = Float32Array.from({ length: N }, () => -4.6 + 3 * (r() - 0.5)), label1 = label.map((l) => (l < C ? 0 : 1));
+  const pred20 = Float32Array.from({ length: N * 20 }, () => -4.6 + 3 * (r() - 0.5));
+  const label20 = label.map((l) => (l < C ? l % 20 : 20));
+  const pred1 = Float32Array.from({ length: N }, () => -4.6 + 3 * (r() - 0.5));
+  const label1 = label.map((l) => (l < C ? 0 : 1));
   const dflPred = Float32Array.from({ length: M * 17 }, () => r() * 6 - 3);
   const dflTarget = Float32Array.from({ length: M }, () => r() * 15.9);
   const box = (i, j) => { const x = (i * 37) % 600, y = (i * 53) % 600; return [x + j, y, x + 20 + r() * 80, y + 20 + r() * 80]; };
@@ -170,7 +173,9 @@ function classCountCalls() {
     const label = Int32Array.from({ length: n }, () => (r() < 0.05 ? Math.floor(r() * c) : c));
     for (let i = 0; i < n; i++) if (label[i] < c) pred[i * c + label[i]] = 4 * (r() - 0.5);
     const score = Float32Array.from({ length: n }, () => r());
-    for (const beta of [2, 1.5]) calls.push({ c, beta, args: [{ pred, label, score }, { beta, reduction: 'none', returnElementLoss: true }] });
+    for (const beta of [2, 1.5]) {
+      calls.push({ c, beta, args: [{ pred, label, score }, { beta, reduction: 'none', returnElementLoss: true }] });
+    }
   }
   return calls;
 }
@@ -243,7 +248,8 @@ export async function runGoldens({ gfloss, conformance, cases, wasmUrls }) {
     let same = 0;
     classCalls.forEach((call, i) => {
       const bad = classCountMismatch(classResults[backend][i], classResults['wasm-scalar'][i]);
-      if (bad) failures.push(`QFL at ${call.c} class${call.c === 1 ? '' : 'es'}, β ${call.beta} [${backend}]: ${bad} (wasm-scalar)`);
+      const what = `QFL at ${call.c} class${call.c === 1 ? '' : 'es'}, β ${call.beta} [${backend}]`;
+      if (bad) failures.push(`${what}: ${bad} (wasm-scalar)`);
       else same++;
     });
     summary.classCounts[backend] = same;
