@@ -357,10 +357,9 @@ const FAR_NEGATIVE: f32 = -1.5;
   return f32x4.add(f32x4.mul(p, sig), f32x4.mul(f32x4.mul(dpow4(sig, beta, mode), sig), f32x4.mul(oms, sp)));
 }
 
-/** Whether the sixteen elements from column j hold no positive: label t outside [j, j + 16), or dense targets all 0. */
+/** Whether the sixteen dense targets at q are all 0 (no positive among them). */
 // @ts-ignore: decorator
-@inline function quietQuad(q: usize, t: i32, j: i32, dense: bool): bool {
-  if (!dense) return t < j || t >= j + 16;
+@inline function quietDenseQuad(q: usize): bool {
   const z = f32x4.splat(0); // compare as floats: a target of −0 is a negative, as upstream's `target != 0`
   return !v128.any_true(v128.or(
     v128.or(f32x4.ne(v128.load(q), z), f32x4.ne(v128.load(q, 16), z)),
@@ -683,10 +682,10 @@ function labelRowsAny(
       const cv = f32x4.splat(c);
       for (let j = 0; j < cols; j += 4) {
         let off = rowOff + (<usize>j << 2);
-        // a run of sixteen-wide stretches without a positive goes to negativeRun in one call (only the dense form
-        // has them here: label-form rows of 16 classes or more run in labelRows)
+        // a run of sixteen-wide stretches without a positive goes to negativeRun in one call (the dense form only:
+        // label-form rows reach this loop with 2 to 15 classes, those of 16 or more run in labelRows)
         let k = j;
-        while (k + 16 <= cols && quietQuad(target + rowOff + (<usize>k << 2), t, k, dense)) k += 16;
+        while (dense && k + 16 <= cols && quietDenseQuad(target + rowOff + (<usize>k << 2))) k += 16;
         if (k > j) {
           acc = negativeRun(
             acc, pred + off, gradPred ? gradPred + off : 0, elemLoss ? elemLoss + off : 0,
